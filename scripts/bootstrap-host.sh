@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine to run the local topology and the test suite:
+# system packages, a running Docker engine, and the tox runner in a cached virtualenv.
+# Idempotent: every step checks before it acts, so it is cheap to run before each job.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+apt_packages=(
+  docker.io debootstrap chromium libnss3-tools haproxy apache2-utils openssh-client
+  testssl.sh sqlite3 iproute2 curl ca-certificates python3-venv
+)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# There is no systemd on a CI host: start dockerd ourselves when nothing answers on the socket.
+if ! docker info >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    sudo_if_needed systemctl start docker
+  else
+    log "starting dockerd in the background (log: $CACHE_DIR/dockerd.log)"
+    mkdir -p "$CACHE_DIR"
+    sudo_if_needed nohup dockerd >"$CACHE_DIR/dockerd.log" 2>&1 &
+  fi
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || die "the Docker engine did not start; see $CACHE_DIR/dockerd.log"
+fi
+
+if [[ ! -x "$TOOLS_VENV/bin/tox" ]]; then
+  log "creating the tools virtualenv in $TOOLS_VENV"
+  python3 -m venv "$TOOLS_VENV"
+  "$TOOLS_VENV/bin/pip" install -q --upgrade pip
+  "$TOOLS_VENV/bin/pip" install -q "tox>=4.21"
+fi
+
+"$REPO_ROOT/infrastructure/terraform/offline/prepare.sh"

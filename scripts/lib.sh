@@ -1,0 +1,23 @@
+# Shared settings for the scripts in this folder; sourced, never run.
+# Caches live outside the clone so that a fresh clone reuses what an earlier run built,
+# and every cached artefact is keyed on a hash of its inputs.
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${OLLAMA_QA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-qa}
+TOOLS_VENV=$CACHE_DIR/tools-venv
+# The local topology's state (SSH key, inventory, Terraform state) stays outside the clone too,
+# so that a teardown from any clone finds what an earlier `up` created.
+STATE_DIR=${OLLAMA_QA_STATE:-$CACHE_DIR/local-topology}
+export REPO_ROOT CACHE_DIR TOOLS_VENV STATE_DIR
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+sudo_if_needed() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# Hash of files and folders, for cache keys.
+inputs_hash() {
+  (cd "$REPO_ROOT" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
