@@ -39,11 +39,15 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || die "the Docker engine did not start; see $CACHE_DIR/dockerd.log"
 fi
 
-if [[ ! -x "$TOOLS_VENV/bin/tox" ]]; then
+# tox for the checks, Ansible for the deployment; keyed on pyproject.toml, which pins both.
+tools_stamp="$TOOLS_VENV/.inputs-$(inputs_hash pyproject.toml)"
+if [[ ! -e $tools_stamp ]]; then
   log "creating the tools virtualenv in $TOOLS_VENV"
+  rm -rf "$TOOLS_VENV"
   python3 -m venv "$TOOLS_VENV"
-  "$TOOLS_VENV/bin/pip" install -q --upgrade pip
-  "$TOOLS_VENV/bin/pip" install -q "tox>=4.21"
+  "$TOOLS_VENV/bin/pip" install -q --upgrade "pip>=25.1"
+  (cd "$REPO_ROOT" && "$TOOLS_VENV/bin/pip" install -q "tox>=4.22" --group ansible)
+  touch "$tools_stamp"
 fi
 
 "$REPO_ROOT/infrastructure/terraform/offline/prepare.sh"

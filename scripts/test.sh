@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's test command, and what CI runs: every check, from a fresh machine.
+#   1. static checks, unit tests, Playwright against the app, Terraform, Molecule;
+#   2. the local topology brought up as `make up` does (or reused if it is already up),
+#      converged a second time to prove idempotence, then testinfra, Playwright through HAProxy,
+#      resilience and security checks against it.
+# A topology this script started is torn down at the end; set OLLAMA_QA_KEEP=1 to keep it.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+"$here/bootstrap-host.sh"
+# tox's environments live in the cache, so that a fresh clone reuses them while deps are unchanged.
+tox=("$TOOLS_VENV/bin/tox" --workdir "$CACHE_DIR/tox")
+
+"${tox[@]}" run -e lint,unit,e2e-app,terraform
+"${tox[@]}" run -e molecule
+
+started_here=false
+if [[ ! -s $STATE_DIR/inventory.yml ]]; then
+  started_here=true
+  if [[ ${OLLAMA_QA_KEEP:-0} != 1 ]]; then
+    trap '"$here/down.sh"' EXIT
+  fi
+fi
+"$here/up.sh"
+
+log "converging a second time: nothing may change"
+recap=$("$here/converge.sh" | tee /dev/stderr | sed -n '/PLAY RECAP/,$p')
+if grep -E 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap"; then
+  die "the second converge changed something or failed (see the recap above)"
+fi
+log "second converge: 0 changed"
+
+export OLLAMA_QA_INVENTORY=$STATE_DIR/inventory.yml
+"${tox[@]}" run -e infra,e2e,resilience,security
+log "all checks passed (topology started here: $started_here)"
