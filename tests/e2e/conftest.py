@@ -1,0 +1,125 @@
+"""Playwright through HAProxy over HTTPS, against the local topology or a cloud deployment.
+
+The target is OLLAMA_QA_URL, or else the load balancer of the inventory in OLLAMA_QA_INVENTORY.
+The browser trusts the ACME CA in OLLAMA_QA_CA_FILE (the local Pebble's root) through its own
+certificate store; TLS errors are never ignored. Credentials: OLLAMA_QA_USERNAME/PASSWORD.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str  # https://name/
+    hostname: str
+    address: str | None  # the load balancer's address when the name does not resolve by itself
+    ca_file: str | None
+    username: str
+    password: str
+    web_hosts: list[str]
+    inventory: str | None
+
+
+def _inventory(path: str) -> dict:
+    out = subprocess.run(
+        ["ansible-inventory", "-i", path, "--list"], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out)
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise pytest.UsageError(f"{name} must be set for the end-to-end tests")
+    return value
+
+
+@pytest.fixture(scope="session")
+def site() -> Site:
+    inventory_file = os.environ.get("OLLAMA_QA_INVENTORY") or None
+    url = os.environ.get("OLLAMA_QA_URL", "")
+    address, web_hosts = None, []
+    if inventory_file:
+        data = _inventory(inventory_file)
+        hostvars = data["_meta"]["hostvars"]
+        lb = hostvars[data["lb"]["hosts"][0]]
+        web_hosts = list(data["web"]["hosts"])
+        if not url:
+            url = f"https://{lb['public_hostname']}/"
+            address = lb["ansible_host"]
+    if not url:
+        raise pytest.UsageError("set OLLAMA_QA_URL or OLLAMA_QA_INVENTORY")
+    return Site(
+        url=url,
+        hostname=urlsplit(url).hostname or "",
+        address=address,
+        ca_file=os.environ.get("OLLAMA_QA_CA_FILE") or None,
+        username=_require("OLLAMA_QA_USERNAME"),
+        password=_require("OLLAMA_QA_PASSWORD"),
+        web_hosts=web_hosts,
+        inventory=inventory_file,
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(site: Site) -> Iterator[Browser]:
+    args = list(CHROMIUM_ARGS)
+    if site.address:
+        args.append(f"--host-resolver-rules=MAP {site.hostname} {site.address}")
+    with tempfile.TemporaryDirectory(prefix="e2e-home-") as home:
+        env = dict(os.environ, HOME=home)
+        if site.ca_file:
+            # Chromium on Linux trusts what the user's NSS database trusts; this one is ours alone.
+            nssdb = Path(home, ".pki", "nssdb")
+            nssdb.mkdir(parents=True)
+            subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
+            subprocess.run(
+                ["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "acme-ca", "-t", "C,,",
+                 "-i", site.ca_file],
+                check=True,
+            )
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+                args=args,
+                env=env,
+            )
+            yield launched
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def logged_in(page: Page, site: Site) -> Page:
+    page.goto(site.url)
+    page.get_by_label("Username").fill(site.username)
+    page.get_by_label("Password").fill(site.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(site.url)
+    return page
