@@ -94,8 +94,18 @@ def browser(site: Site) -> Iterator[Browser]:
             nssdb.mkdir(parents=True)
             subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
             subprocess.run(
-                ["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "acme-ca", "-t", "C,,",
-                 "-i", site.ca_file],
+                [
+                    "certutil",
+                    "-A",
+                    "-d",
+                    f"sql:{nssdb}",
+                    "-n",
+                    "acme-ca",
+                    "-t",
+                    "C,,",
+                    "-i",
+                    site.ca_file,
+                ],
                 check=True,
             )
         with sync_playwright() as playwright:
@@ -118,7 +128,7 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def logged_in(page: Page, site: Site) -> Page:
     page.goto(site.url)
-    page.get_by_label("Username").fill(site.username)
+    page.get_by_label("User name").fill(site.username)
     page.get_by_label("Password").fill(site.password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(site.url)

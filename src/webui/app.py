@@ -1,0 +1,575 @@
+"""The WSGI application: small pure helpers first, then one class with an ``on_<endpoint>`` each.
+
+No framework: the routes are few, and a plain callable makes every byte of the streaming path
+visible, which is what lets an answer reach the browser chunk by chunk.
+"""
+
+import json
+import logging
+import mimetypes
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from html import escape
+from http import HTTPStatus
+from pathlib import Path
+from string import Template
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from webui.auth import SESSION_COOKIE, UserStore, sign_session, verify_session
+from webui.ollama import DONE_FIELDS, BackendError, OllamaClient, stream_chunks
+from webui.settings import Settings
+
+log = logging.getLogger("webui")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+SECURITY_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+]
+
+StartResponse = Callable[..., Any]
+Headers = list[tuple[str, str]]
+
+
+class HTTPError(Exception):
+    """A request refused before any answer was sent; becomes a JSON or HTML error response."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or []
+
+
+@dataclass
+class Response:
+    """What a handler returns; the app adds the headers every response carries."""
+
+    status: int
+    body: Iterable[bytes]
+    headers: Headers = field(default_factory=list)
+
+
+def status_line(status: int) -> str:
+    """``"404 Not Found"`` from ``404``."""
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
+def json_response(status: int, data: Any, headers: Headers | None = None) -> Response:
+    """A JSON response that no cache keeps (answers are per user)."""
+    body = json.dumps(data).encode()
+    return Response(
+        status,
+        [body],
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *(headers or []),
+        ],
+    )
+
+
+def error_response(error: HTTPError | BackendError) -> Response:
+    """The contract's ``{"error": {"code", "message"}}`` body with the error's status."""
+    if isinstance(error, HTTPError):
+        headers = list(error.headers)
+    else:
+        headers = [("Retry-After", error.retry_after)] if error.retry_after else []
+    body = {"error": {"code": error.code, "message": error.message}}
+    return json_response(error.status, body, headers)
+
+
+def html_response(status: int, page: str, headers: Headers | None = None) -> Response:
+    """An HTML page; pages may carry a login form, so they are not cached either."""
+    body = page.encode()
+    return Response(
+        status,
+        [body],
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *(headers or []),
+        ],
+    )
+
+
+def redirect(location: str, headers: Headers | None = None) -> Response:
+    """303 See Other, so the browser follows a POST with a GET."""
+    return Response(
+        303,
+        [b""],
+        [
+            ("Location", location),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "0"),
+            *(headers or []),
+        ],
+    )
+
+
+def ndjson_line(event: dict[str, Any]) -> bytes:
+    """One event of the answer stream; the newline is what the page splits on."""
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+
+def milliseconds(seconds: float) -> float:
+    """Durations in the app's timings are milliseconds rounded to 0.1."""
+    return round(seconds * 1000, 1)
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """Read exactly CONTENT_LENGTH bytes, refusing a larger body before reading any of it."""
+    text = environ.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(text)
+    except ValueError:
+        raise HTTPError(
+            400, "invalid_field", "The Content-Length header is not a number."
+        ) from None
+    if length < 0:
+        raise HTTPError(400, "invalid_field", "The Content-Length header is negative.")
+    if length > limit:
+        raise HTTPError(413, "too_large", f"The request is larger than {limit} bytes.")
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def media_type(environ: dict[str, Any]) -> str:
+    """The request's media type without parameters such as charset."""
+    return environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+
+
+def _first(value: str) -> str:
+    return value.split(",")[0].strip()
+
+
+def origin_tuple(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin or URL, with default ports filled in; None if unusable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+def own_origin(environ: dict[str, Any], trust_proxy: bool) -> tuple[str, str, int] | None:
+    """The origin the browser used to reach us (as the proxy reports it, if we trust it)."""
+    scheme = environ["wsgi.url_scheme"]
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    if trust_proxy:
+        scheme = _first(environ.get("HTTP_X_FORWARDED_PROTO", "")) or scheme
+        host = _first(environ.get("HTTP_X_FORWARDED_HOST", "")) or host
+    return origin_tuple(f"{scheme}://{host}")
+
+
+def same_origin(environ: dict[str, Any], trust_proxy: bool) -> bool:
+    """CSRF check for POSTs: Origin (or, failing that, Referer) must be our own origin."""
+    claimed = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or ""
+    mine = own_origin(environ, trust_proxy)
+    return mine is not None and origin_tuple(claimed) == mine
+
+
+def client_address(environ: dict[str, Any], trust_proxy: bool) -> str:
+    """The browser's address: behind our HAProxy, the last X-Forwarded-For entry it appended."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    if trust_proxy and forwarded:
+        return forwarded.split(",")[-1].strip()
+    return environ.get("REMOTE_ADDR", "")
+
+
+def cookies(environ: dict[str, Any]) -> dict[str, str]:
+    """Request cookies by name (the first one wins, as browsers send the most specific first)."""
+    jar: dict[str, str] = {}
+    for part in environ.get("HTTP_COOKIE", "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name not in jar:
+            jar[name] = value
+    return jar
+
+
+def session_cookie(value: str, max_age: int) -> tuple[str, str]:
+    """The ``__Host-`` prefix makes browsers insist on Secure, Path=/ and no Domain."""
+    return (
+        "Set-Cookie",
+        f"{SESSION_COOKIE}={value}; Max-Age={max_age}; Path=/; Secure; HttpOnly; SameSite=Strict",
+    )
+
+
+def parse_question(body: bytes, max_chars: int) -> tuple[str, str | None, bool]:
+    """Validate the ``/api/ask`` body into (question, model or None, stream)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise HTTPError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise HTTPError(400, "invalid_json", "The request body must be a JSON object.")
+    question, model, stream = data.get("question"), data.get("model"), data.get("stream", True)
+    if question is None or (isinstance(question, str) and not question.strip()):
+        raise HTTPError(400, "empty_question", "Please type a question first.")
+    if not isinstance(question, str):
+        raise HTTPError(400, "invalid_field", "The question must be text.")
+    if len(question) > max_chars:
+        raise HTTPError(413, "too_large", f"The question is longer than {max_chars} characters.")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise HTTPError(400, "invalid_field", "The model must be a model name or null.")
+    if not isinstance(stream, bool):
+        raise HTTPError(400, "invalid_field", "The stream field must be true or false.")
+    return question, model, stream
+
+
+def chunk_events(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    """The page's events for one Ollama chunk: a token, a mid-stream error, and/or the end."""
+    if "error" in chunk:
+        message = f"The model server failed during the answer: {chunk['error']}"
+        return [{"type": "error", "code": "backend_error", "message": message}]
+    events: list[dict[str, Any]] = []
+    if chunk.get("response"):
+        token: dict[str, Any] = {"type": "token", "text": chunk["response"]}
+        if "sim_emit_ns" in chunk:
+            token["sim_emit_ns"] = chunk["sim_emit_ns"]
+        events.append(token)
+    if chunk.get("done"):
+        events.append({"type": "done", "ollama": {k: chunk.get(k) for k in DONE_FIELDS}})
+    return events
+
+
+def answer_events(
+    chunks: Iterator[dict[str, Any]], meta: dict[str, Any], started: float
+) -> Iterator[bytes]:
+    """The NDJSON body of a streamed answer: meta, tokens, then exactly one done or error."""
+    yield ndjson_line(meta)
+    first_token: float | None = None
+    outcome = "cancelled"
+    try:
+        for chunk in chunks:
+            for event in chunk_events(chunk):
+                if event["type"] == "token" and first_token is None:
+                    first_token = time.perf_counter()
+                if event["type"] == "done":
+                    event["app"] = {
+                        "upstream_headers_ms": meta["upstream_headers_ms"],
+                        "first_token_ms": (
+                            milliseconds(first_token - started) if first_token else None
+                        ),
+                        "total_ms": milliseconds(time.perf_counter() - started),
+                    }
+                if event["type"] in ("done", "error"):
+                    outcome = event.get("code", "done")
+                    yield ndjson_line(event)
+                    return
+                yield ndjson_line(event)
+        outcome = "backend_error"
+        yield ndjson_line(
+            {
+                "type": "error",
+                "code": "backend_error",
+                "message": "The model server ended the answer before it was complete.",
+            }
+        )
+    except BackendError as exc:
+        outcome = exc.code
+        yield ndjson_line({"type": "error", "code": exc.code, "message": exc.message})
+    finally:
+        log.info("ask %s ended: %s", meta["request_id"], outcome)
+
+
+class AnswerStream:
+    """The WSGI body of a streamed answer.
+
+    Its close() closes the upstream response even when the body was never iterated (a generator
+    closed before it started would skip its ``finally``). Closing the upstream connection is how
+    Ollama learns that the browser went away, so it stops generating.
+    """
+
+    def __init__(self, events: Iterator[bytes], upstream: httpx.Response) -> None:
+        self._events = events
+        self._upstream = upstream
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def close(self) -> None:
+        """Called by the WSGI server when the response ends or the client disconnects."""
+        try:
+            self._events.close()  # type: ignore[attr-defined]
+        finally:
+            self._upstream.close()
+
+
+def server_timing(spans: dict[str, float]) -> tuple[str, str]:
+    """The ``Server-Timing`` header, so browser dev tools show where the app spent its time."""
+    return ("Server-Timing", ", ".join(f"{name};dur={ms}" for name, ms in spans.items()))
+
+
+class WebUI:
+    """The application: routes to ``on_<endpoint>`` methods and adds the common headers."""
+
+    ROUTES: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
+        "/": ("index", ("GET",)),
+        "/login": ("login", ("GET", "POST")),
+        "/logout": ("logout", ("POST",)),
+        "/api/ask": ("ask", ("POST",)),
+        "/api/models": ("models", ("GET",)),
+        "/healthz": ("healthz", ("GET",)),
+        "/readyz": ("readyz", ("GET",)),
+    }
+    # Reachable without a session: logging in and out, health checks and the page's assets.
+    PUBLIC = frozenset({"login", "logout", "healthz", "readyz", "static"})
+
+    def __init__(
+        self,
+        settings: Settings,
+        ollama: OllamaClient,
+        users: UserStore | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.ollama = ollama
+        self.users = users
+        self.clock = clock
+        self.static_dir = PACKAGE_DIR / "static"
+        # Only files present at start-up are served, so no request path can name another file.
+        self.static_files = {
+            p.name: p for p in self.static_dir.iterdir() if p.is_file() and p.name[0] != "."
+        }
+        templates = PACKAGE_DIR / "templates"
+        self.index_template = Template((templates / "index.html").read_text("utf-8"))
+        self.login_template = Template((templates / "login.html").read_text("utf-8"))
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        response = self.dispatch(environ)
+        headers = [
+            *response.headers,
+            *SECURITY_HEADERS,
+            ("X-Served-By", self.settings.node_name),
+        ]
+        start_response(status_line(response.status), headers)
+        return response.body
+
+    def dispatch(self, environ: dict[str, Any]) -> Response:
+        """Find the endpoint, apply method, CSRF and login checks, and call its handler."""
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ["REQUEST_METHOD"]
+        methods: tuple[str, ...]
+        if path.startswith("/static/"):
+            endpoint, methods = "static", ("GET",)
+        elif path in self.ROUTES:
+            endpoint, methods = self.ROUTES[path]
+        else:
+            return error_response(HTTPError(404, "not_found", f"There is no page at {path}."))
+        try:
+            if method not in methods:
+                raise HTTPError(
+                    405,
+                    "method_not_allowed",
+                    f"{path} accepts {' and '.join(methods)} only.",
+                    [("Allow", ", ".join(methods))],
+                )
+            if method == "POST" and not same_origin(environ, self.settings.trust_proxy):
+                raise HTTPError(403, "bad_origin", "This request did not come from this site.")
+            user = self.current_user(environ)
+            if endpoint not in self.PUBLIC and self.settings.require_login and user is None:
+                if endpoint == "index":
+                    return redirect("/login")
+                raise HTTPError(401, "login_required", "Please log in first.")
+            handler = getattr(self, f"on_{endpoint}")
+            return handler(environ, user)
+        except (HTTPError, BackendError) as error:
+            return error_response(error)
+        except Exception:
+            # Answer with our headers and a plain sentence; the details go to the log only.
+            log.exception("unexpected error on %s %s", method, path)
+            return error_response(
+                HTTPError(500, "internal_error", "Something went wrong on our side.")
+            )
+
+    def current_user(self, environ: dict[str, Any]) -> str | None:
+        """The logged-in user from a valid session cookie, if any."""
+        if not self.settings.require_login:
+            return None
+        value = cookies(environ).get(SESSION_COOKIE, "")
+        return verify_session(self.settings.session_secret, value, self.clock()) if value else None
+
+    def on_index(self, environ: dict[str, Any], user: str | None) -> Response:
+        """The question page."""
+        page = self.index_template.substitute(
+            node=escape(self.settings.node_name),
+            logout_hidden="" if self.settings.require_login else " hidden",
+        )
+        return html_response(200, page)
+
+    def on_static(self, environ: dict[str, Any], user: str | None) -> Response:
+        """The page's CSS and JS, by exact name only."""
+        path = self.static_files.get(environ["PATH_INFO"].removeprefix("/static/"))
+        if path is None:
+            raise HTTPError(404, "not_found", "There is no such file.")
+        body = path.read_bytes()
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind.endswith("javascript"):
+            kind += "; charset=utf-8"
+        return Response(
+            200,
+            [body],
+            [
+                ("Content-Type", kind),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-cache"),
+            ],
+        )
+
+    def login_page(
+        self, status: int, message: str, username: str = "", headers: Headers | None = None
+    ) -> Response:
+        """The login form, keeping the typed user name; everything inserted is escaped."""
+        notice = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
+        page = self.login_template.substitute(
+            message=notice, username=escape(username), node=escape(self.settings.node_name)
+        )
+        return html_response(status, page, headers)
+
+    def on_login(self, environ: dict[str, Any], user: str | None) -> Response:
+        """Show the form, or check credentials with throttling shared by all processes."""
+        if not self.settings.require_login or self.users is None:
+            return redirect("/")
+        if environ["REQUEST_METHOD"] == "GET":
+            return redirect("/") if user else self.login_page(200, "")
+        if media_type(environ) != "application/x-www-form-urlencoded":
+            raise HTTPError(415, "unsupported_media_type", "Send the login form as a form.")
+        form = parse_qs(read_body(environ, self.settings.max_body_bytes).decode("utf-8", "replace"))
+        username = form.get("username", [""])[0].strip()
+        password = form.get("password", [""])[0]
+        now = self.clock()
+        keys = [f"user:{username}", f"addr:{client_address(environ, self.settings.trust_proxy)}"]
+        wait = self.users.retry_after(
+            keys, self.settings.login_max_failures, self.settings.login_window_seconds, now
+        )
+        if wait:
+            return self.login_page(
+                429,
+                f"Too many failed logins. Please try again in {wait} seconds.",
+                username,
+                [("Retry-After", str(wait))],
+            )
+        if not username or not self.users.check_password(username, password):
+            self.users.record_failure(keys, now)
+            log.warning("failed login for %r from %s", username[:64], keys[1])
+            return self.login_page(401, "Wrong user name or password.", username)
+        self.users.clear_failures(keys[0])
+        ttl = self.settings.session_ttl_seconds
+        value = sign_session(self.settings.session_secret, username, int(now) + ttl)
+        return redirect("/", [session_cookie(value, ttl)])
+
+    def on_logout(self, environ: dict[str, Any], user: str | None) -> Response:
+        """Forget the session in this browser (signed sessions cannot be revoked server-side)."""
+        return redirect("/login", [session_cookie("", 0)])
+
+    def on_healthz(self, environ: dict[str, Any], user: str | None) -> Response:
+        """Liveness: the process answers; deliberately no backend call."""
+        return json_response(200, {"status": "ok"})
+
+    def on_readyz(self, environ: dict[str, Any], user: str | None) -> Response:
+        """Readiness: Ollama answers through the gateway with our credentials."""
+        try:
+            version = self.ollama.version()
+        except BackendError as exc:
+            reason = {"code": exc.code, "message": exc.message}
+            return json_response(503, {"status": "unready", "reason": reason})
+        return json_response(200, {"status": "ready", "ollama_version": version})
+
+    def on_models(self, environ: dict[str, Any], user: str | None) -> Response:
+        """The model picker's choices and the one selected by default."""
+        names = self.ollama.model_names()
+        default = self.settings.default_model or (names[0] if names else None)
+        return json_response(200, {"models": [{"name": n} for n in names], "default": default})
+
+    def on_ask(self, environ: dict[str, Any], user: str | None) -> Response:
+        """Answer a question, streamed as NDJSON events or as one JSON object."""
+        started = time.perf_counter()
+        if media_type(environ) != "application/json":
+            raise HTTPError(415, "unsupported_media_type", "Send the question as JSON.")
+        body = read_body(environ, self.settings.max_body_bytes)
+        question, model, stream = parse_question(body, self.settings.max_question_chars)
+        model = model or self.settings.default_model or self.first_model()
+        request_id = uuid.uuid4().hex
+        checked = time.perf_counter()
+        log.info("ask %s model=%s stream=%s user=%s", request_id, model, stream, user or "-")
+        if stream:
+            upstream = self.ollama.open_stream(model, question, request_id)
+            answered = time.perf_counter()
+            meta: dict[str, Any] = {
+                "type": "meta",
+                "request_id": request_id,
+                "node": self.settings.node_name,
+                "model": model,
+                "upstream_headers_ms": milliseconds(answered - started),
+            }
+            events = answer_events(stream_chunks(upstream), meta, started)
+            timing = {
+                "app": milliseconds(checked - started),
+                "upstream": milliseconds(answered - checked),
+            }
+            return Response(
+                200,
+                AnswerStream(events, upstream),
+                [
+                    ("Content-Type", "application/x-ndjson"),
+                    ("Cache-Control", "no-store"),
+                    # Tells nginx-style proxies not to buffer; HAProxy and mod_wsgi stream anyway.
+                    ("X-Accel-Buffering", "no"),
+                    ("X-Request-Id", request_id),
+                    server_timing(timing),
+                ],
+            )
+        data = self.ollama.generate(model, question, request_id)
+        finished = time.perf_counter()
+        app_timing = {
+            "app": milliseconds(checked - started),
+            "upstream": milliseconds(finished - checked),
+        }
+        log.info("ask %s ended: done", request_id)
+        result = {
+            "request_id": request_id,
+            "node": self.settings.node_name,
+            "model": model,
+            "question": question,
+            "answer": data.get("response", ""),
+            "ollama": {k: data.get(k) for k in DONE_FIELDS},
+            "app": {
+                "total_ms": milliseconds(finished - started),
+                **{f"{k}_ms": v for k, v in app_timing.items()},
+            },
+        }
+        return json_response(200, result, [("X-Request-Id", request_id), server_timing(app_timing)])
+
+    def first_model(self) -> str:
+        """Ollama's first model, for requests that name none when no default is configured."""
+        names = self.ollama.model_names()
+        if not names:
+            raise BackendError("model_not_found", 404, "The model server offers no models.")
+        return names[0]
+
+
+def create_app(
+    settings: Settings, transport: httpx.BaseTransport | None = None
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """Build the WSGI callable; ``transport`` lets tests replace the network to Ollama."""
+    users = UserStore(settings.users_db) if settings.require_login else None
+    return WebUI(settings, OllamaClient(settings, transport), users)

@@ -1,0 +1,102 @@
+"""Settings: defaults, the file, and a start-up error that names the bad setting."""
+
+import dataclasses
+
+import pytest
+
+from webui.settings import Settings, SettingsError, documentation, load_settings
+
+SECURE = {"WEBUI_SESSION_SECRET": "k" * 32, "WEBUI_USERS_DB": "users.db"}
+
+
+def test_defaults_match_the_contract():
+    settings = load_settings(SECURE)
+    assert settings.ollama_url == "http://127.0.0.1:11434"
+    assert (settings.connect_timeout, settings.read_timeout) == (5.0, 120.0)
+    assert settings.require_login is True
+    assert (settings.max_body_bytes, settings.max_question_chars) == (16384, 4000)
+    assert settings.trust_proxy is False
+    assert settings.node_name
+
+
+def test_values_are_converted_by_type():
+    settings = load_settings(
+        {
+            "WEBUI_REQUIRE_LOGIN": "false",
+            "WEBUI_READ_TIMEOUT": "2.5",
+            "WEBUI_MAX_BODY_BYTES": "10",
+            "WEBUI_TRUST_PROXY": "yes",
+            "WEBUI_NODE_NAME": "web-1",
+            "PATH": "/usr/bin",
+        }
+    )
+    assert (settings.require_login, settings.read_timeout) == (False, 2.5)
+    assert (settings.max_body_bytes, settings.trust_proxy, settings.node_name) == (
+        10,
+        True,
+        "web-1",
+    )
+
+
+def test_a_settings_file_is_read_and_the_environment_wins(tmp_path):
+    path = tmp_path / "webui.env"
+    path.write_text("# shared\n\nWEBUI_REQUIRE_LOGIN=false\nWEBUI_NODE_NAME = from-file\n")
+    settings = load_settings({"WEBUI_SETTINGS_FILE": str(path), "WEBUI_NODE_NAME": "from-env"})
+    assert (settings.require_login, settings.node_name) == (False, "from-env")
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"WEBUI_REQUIRE_LOGIN": "maybe"}, "WEBUI_REQUIRE_LOGIN"),
+        ({"WEBUI_READ_TIMEOUT": "soon"}, "WEBUI_READ_TIMEOUT"),
+        ({"WEBUI_CONNECT_TIMEOUT": "0"}, "WEBUI_CONNECT_TIMEOUT"),
+        ({"WEBUI_MAX_BODY_BYTES": "-1"}, "WEBUI_MAX_BODY_BYTES"),
+        ({"WEBUI_OLLAMA_URL": "ftp://x"}, "WEBUI_OLLAMA_URL"),
+        ({"WEBUI_OLLAMA_URL": "https://u:p@gw:8443"}, "WEBUI_OLLAMA_URL"),
+        ({"WEBUI_OLLAMA_TOKEN": "t", "WEBUI_OLLAMA_USERNAME": "u"}, "WEBUI_OLLAMA_TOKEN"),
+        ({"WEBUI_OLLAMA_USERNAME": "u"}, "WEBUI_OLLAMA_PASSWORD"),
+        ({"WEBUI_OLLAMA_CA_BUNDLE": "/nonexistent/ca.pem"}, "WEBUI_OLLAMA_CA_BUNDLE"),
+        ({"WEBUI_REQUIRE_LOGN": "false"}, "WEBUI_REQUIRE_LOGN"),
+        ({"WEBUI_SETTINGS_FILE": "/nonexistent/webui.env"}, "WEBUI_SETTINGS_FILE"),
+        ({"WEBUI_NODE_NAME": ""}, "WEBUI_NODE_NAME"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(environ, named):
+    with pytest.raises(SettingsError, match=named):
+        load_settings({**SECURE, **environ})
+
+
+def test_login_needs_a_long_secret_and_a_database():
+    with pytest.raises(SettingsError, match="WEBUI_SESSION_SECRET"):
+        load_settings({**SECURE, "WEBUI_SESSION_SECRET": "k" * 31})
+    with pytest.raises(SettingsError, match="WEBUI_USERS_DB"):
+        load_settings({"WEBUI_SESSION_SECRET": "k" * 32})
+    assert load_settings({"WEBUI_REQUIRE_LOGIN": "false"}).session_secret == ""
+
+
+def test_a_malformed_settings_file_line_is_named(tmp_path):
+    path = tmp_path / "webui.env"
+    path.write_text("WEBUI_NODE_NAME=a\nnot a setting\n")
+    with pytest.raises(SettingsError, match=r"webui.env:2"):
+        load_settings({"WEBUI_SETTINGS_FILE": str(path)})
+
+
+def test_secrets_are_not_in_the_repr():
+    settings = load_settings(
+        {
+            **SECURE,
+            "WEBUI_OLLAMA_USERNAME": "webui",
+            "WEBUI_OLLAMA_PASSWORD": "gateway-pass-123",
+        }
+    )
+    text = repr(settings)
+    assert "gateway-pass-123" not in text
+    assert "k" * 32 not in text
+    assert "webui" in text
+
+
+def test_every_setting_is_documented_once():
+    rows = documentation()
+    assert [r[0] for r in rows] == [f"WEBUI_{f.name.upper()}" for f in dataclasses.fields(Settings)]
+    assert all(doc for _, _, doc in rows)
