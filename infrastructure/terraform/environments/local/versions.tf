@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.11.0"
+
+  # local-up.sh points this at a state folder outside the clone (-backend-config=path=...).
+  backend "local" {}
+
+  required_providers {
+    docker = {
+      source  = "kreuzwerker/docker"
+      version = "4.6.0"
+    }
+  }
+}

@@ -1,0 +1,4 @@
+locals {
+  # Only the load balancer has a public address: Ansible reaches the others through it.
+  jump = "-o ProxyCommand=\"ssh -W %h:%p -q -i ${pathexpand(var.ssh_private_key_file)} -o StrictHostKeyChecking=accept-new debian@${module.compute.lb.public_address}\""
+}

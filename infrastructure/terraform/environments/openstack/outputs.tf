@@ -1,0 +1,23 @@
+output "addresses" {
+  description = "Addresses per role: public and private for lb, private for web and llm."
+  value = {
+    lb  = module.compute.lb
+    web = module.compute.web
+    llm = module.compute.gpu
+  }
+}
+
+output "public_url" {
+  description = "URL of the site once DNS points public_hostname at the load balancer."
+  value       = "https://${var.public_hostname}/"
+}
+
+output "lb_public_address" {
+  description = "Floating IP to put in the DNS A record of public_hostname."
+  value       = module.compute.lb.public_address
+}
+
+output "ansible_inventory" {
+  description = "Ansible inventory (YAML): groups lb, web, llm and the variables the roles need."
+  value       = module.inventory.yaml
+}

@@ -1,0 +1,9 @@
+output "yaml" {
+  description = "Ansible inventory (YAML) with groups lb, web and llm and the variables the roles need."
+  value       = yamlencode(local.inventory)
+}
+
+output "data" {
+  description = "The same inventory as an object, for tests and for other outputs."
+  value       = local.inventory
+}

@@ -1,0 +1,26 @@
+locals {
+  roles = ["lb", "web", "gpu"]
+
+  # Ollama's own port (11434) appears nowhere below: it listens on loopback and no group admits it.
+  world_rules = merge([for port in var.public_ports : {
+    "lb-${port}-ipv4" = { group = "lb", port = port, ethertype = "IPv4", remote_ip_prefix = "0.0.0.0/0" }
+    "lb-${port}-ipv6" = { group = "lb", port = port, ethertype = "IPv6", remote_ip_prefix = "::/0" }
+  }]...)
+
+  ssh_rules = merge([for role in local.roles : {
+    for cidr in var.admin_cidrs : "${role}-ssh-${cidr}" => {
+      group            = role
+      port             = 22
+      ethertype        = strcontains(cidr, ":") ? "IPv6" : "IPv4"
+      remote_ip_prefix = cidr
+    }
+  }]...)
+
+  cidr_rules = merge(local.world_rules, local.ssh_rules)
+
+  # Rules whose source is another group rather than an address range.
+  group_rules = {
+    "web-app-from-lb"      = { group = "web", port = var.web_app_port, from = "lb" }
+    "gpu-gateway-from-web" = { group = "gpu", port = var.gateway_port, from = "web" }
+  }
+}

@@ -1,0 +1,118 @@
+# The firewall promises of the OpenStack topology, asserted on the rules the module would create.
+
+mock_provider "openstack" {}
+
+variables {
+  name_prefix = "qa"
+  admin_cidrs = ["203.0.113.7/32", "2001:db8::/64"]
+}
+
+run "only_the_load_balancer_faces_the_world" {
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) :
+      rule.security_group_id == openstack_networking_secgroup_v2.role["lb"].id && contains([80, 443], rule.port_range_min) && rule.port_range_min == rule.port_range_max
+      if contains(["0.0.0.0/0", "::/0"], rule.remote_ip_prefix)
+    ])
+    error_message = "Only 80 and 443 on the load balancer may be open to 0.0.0.0/0 or ::/0."
+  }
+
+  assert {
+    condition = length([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule
+      if rule.remote_ip_prefix == "0.0.0.0/0"
+    ]) == 2
+    error_message = "The load balancer must serve 80 and 443 to anyone over IPv4."
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : endswith(rule.remote_ip_prefix, "/0") == false
+      if rule.port_range_min == 22
+    ])
+    error_message = "SSH must never be open to a /0."
+  }
+}
+
+run "ssh_only_from_admin_networks" {
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : contains(var.admin_cidrs, rule.remote_ip_prefix)
+      if rule.port_range_min <= 22 && rule.port_range_max >= 22
+    ])
+    error_message = "SSH may only be reached from admin_cidrs."
+  }
+
+  assert {
+    condition = length([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule if rule.port_range_min == 22
+    ]) == 3 * length(var.admin_cidrs)
+    error_message = "Every role (lb, web, gpu) must admit SSH from every admin CIDR."
+  }
+}
+
+run "gpu_is_reachable_only_from_web" {
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule.port_range_min == 22 && contains(var.admin_cidrs, rule.remote_ip_prefix)
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["gpu"].id
+    ])
+    error_message = "Apart from admin SSH, no address range may reach the GPU machine."
+  }
+
+  assert {
+    condition = [
+      for rule in values(openstack_networking_secgroup_rule_v2.group) : [rule.remote_group_id, rule.port_range_min, rule.port_range_max]
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["gpu"].id
+    ] == [[openstack_networking_secgroup_v2.role["web"].id, var.gateway_port, var.gateway_port]]
+    error_message = "The GPU machine must admit exactly the gateway port, from the web group only."
+  }
+
+  assert {
+    condition     = alltrue([for rule in values(openstack_networking_secgroup_rule_v2.cidr) : !(rule.port_range_min <= 11434 && rule.port_range_max >= 11434)])
+    error_message = "Ollama's port 11434 must be reachable from nowhere."
+  }
+
+  assert {
+    condition     = alltrue([for rule in values(openstack_networking_secgroup_rule_v2.group) : !(rule.port_range_min <= 11434 && rule.port_range_max >= 11434)])
+    error_message = "Ollama's port 11434 must not be admitted from any group either."
+  }
+}
+
+run "web_app_only_from_the_load_balancer" {
+  assert {
+    condition = [
+      for rule in values(openstack_networking_secgroup_rule_v2.group) : [rule.remote_group_id, rule.port_range_min]
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["web"].id
+    ] == [[openstack_networking_secgroup_v2.role["lb"].id, var.web_app_port]]
+    error_message = "The web machines must admit the app port from the load balancer's group only."
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule.port_range_min == 22
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["web"].id
+    ])
+    error_message = "No address range may reach the web machines except admin SSH."
+  }
+}
+
+run "ssh_from_anywhere_is_refused" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["::/0"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "unparsable_cidr_is_refused" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["office"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
