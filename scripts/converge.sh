@@ -8,7 +8,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 ANSIBLE_CONFIG="$REPO_ROOT/infrastructure/ansible/ansible.cfg" \
-ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=$STATE_DIR/known_hosts" \
   "$TOOLS_VENV/bin/ansible-playbook" \
   -i "$STATE_DIR/inventory.yml" \
   -e "@$REPO_ROOT/infrastructure/ansible/environments/local.yml" \

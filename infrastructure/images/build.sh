@@ -38,6 +38,10 @@ ensure_from_folder() {
   if ! image_exists "$tag"; then
     context=$(mktemp -d)
     cp -a "$REPO_ROOT/$folder/." "$context/"
+    # A host behind a TLS-intercepting proxy trusts its CA through /usr/local/share/ca-certificates;
+    # images that fetch from PyPI trust what the host trusts (extra-ca/ is never in the repository).
+    mkdir -p "$context/extra-ca"
+    find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$context/extra-ca/" \; 2>/dev/null || true
     for extra in "$@"; do
       mkdir -p "$context/$(dirname "$extra")"
       cp -a "$REPO_ROOT/$extra" "$context/$extra"

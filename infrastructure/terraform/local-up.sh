@@ -35,7 +35,12 @@ ensure_ssh_key() {
 # name the machines use, and certbot is told to trust that CA (acme_ca_bundle_file).
 ensure_acme_certificate() {
   local dir=$state/acme
-  if [[ -f $dir/cert.pem ]] && openssl x509 -in "$dir/cert.pem" -noout -checkhost "$acme_hostname" -checkend 86400 | grep -q 'does match'; then
+  # Captured first: `grep -q` closing the pipe early would fail openssl under pipefail.
+  local verdict=""
+  if [[ -f $dir/cert.pem ]]; then
+    verdict=$(openssl x509 -in "$dir/cert.pem" -noout -checkhost "$acme_hostname" -checkend 86400 || true)
+  fi
+  if [[ $verdict == *"does match"* && $verdict == *"will not expire"* ]]; then
     return 0
   fi
   log "generating Pebble's HTTPS CA and certificate for $acme_hostname"
