@@ -1,0 +1,129 @@
+"""The webapp role: a healthy, hardened container that serves the app, its users and its port."""
+
+import json
+import urllib.parse
+
+import pytest
+
+testinfra_hosts = ["instance-webapp"]
+
+SECURITY_HEADERS = [
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "X-Frame-Options",
+]
+
+
+def login(fetch, role_vars, password: str) -> dict:
+    """POST the login form as a browser on the load balancer's origin would."""
+    user = role_vars["webapp_initial_users"][0]
+    origin = f"http://127.0.0.1:{role_vars['webapp_port']}"
+    form = urllib.parse.urlencode({"username": user["username"], "password": password})
+    headers = {"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}
+    return fetch("/login", method="POST", body=form, headers=headers)
+
+
+def test_container_is_running(container):
+    """The container is up."""
+    assert container["State"]["Running"]
+
+
+def test_container_is_healthy(container):
+    """The image's health check (/healthz) passes."""
+    assert container["State"]["Health"]["Status"] == "healthy"
+
+
+def test_restart_policy(container, role_vars):
+    """Docker brings the container back after a crash or a reboot."""
+    assert container["HostConfig"]["RestartPolicy"]["Name"] == role_vars["webapp_restart_policy"]
+
+
+def test_host_networking(container):
+    """The container shares the machine's network, so nftables input rules govern its port."""
+    assert container["HostConfig"]["NetworkMode"] == "host"
+
+
+def test_root_filesystem_read_only(container):
+    """Nothing in the container can change the image's files."""
+    assert container["HostConfig"]["ReadonlyRootfs"]
+
+
+def test_all_capabilities_dropped(container):
+    """The container holds no Linux capability."""
+    assert container["HostConfig"]["CapDrop"] == ["ALL"] and not container["HostConfig"]["CapAdd"]
+
+
+def test_no_new_privileges(container):
+    """No process in the container can gain privileges through setuid binaries."""
+    assert "no-new-privileges" in container["HostConfig"]["SecurityOpt"]
+
+
+def test_no_process_runs_as_root(host, role_vars):
+    """Apache and the app run as the image's unprivileged user, master process included."""
+    table = host.check_output(f"docker top {role_vars['webapp_container_name']} -eo pid,uid")
+    uids = {line.split()[1] for line in table.splitlines()[1:]}
+    assert uids and "0" not in uids
+
+
+def test_healthz_answers(fetch):
+    """/healthz answers 200 on the configured port."""
+    assert fetch("/healthz")["status"] == 200
+
+
+@pytest.mark.parametrize("header", SECURITY_HEADERS)
+def test_security_header_present(fetch, header):
+    """Responses carry the app's security headers through Apache."""
+    assert header in fetch("/healthz")["headers"]
+
+
+def test_settings_reach_the_app(fetch, role_vars):
+    """The app names the machine it runs on as the settings file says (WEBUI_NODE_NAME)."""
+    assert fetch("/healthz")["headers"]["X-Served-By"] == role_vars["inventory_hostname"]
+
+
+def test_login_with_provisioned_user(fetch, role_vars):
+    """The initial user can log in and gets a session cookie."""
+    response = login(fetch, role_vars, role_vars["webapp_initial_users"][0]["password"])
+    cookie = response["headers"].get("Set-Cookie", "")
+    assert response["status"] == 303 and cookie.startswith("__Host-webui_session=")
+
+
+def test_login_with_wrong_password_refused(fetch, role_vars):
+    """A wrong password is refused, so the previous test proves the provisioned password."""
+    assert login(fetch, role_vars, "not-the-password")["status"] == 401
+
+
+def test_settings_file_is_private(host, role_vars, container):
+    """The settings file (secrets) is root's, readable by the container's group only."""
+    settings = host.file(f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_settings_file']}")
+    gid = int(container["Config"]["User"].split(":")[1])
+    assert (settings.uid, settings.gid, settings.mode) == (0, gid, 0o640)
+
+
+@pytest.mark.parametrize("secret", ["webapp_session_secret", "webapp_ollama_password"])
+def test_secret_not_in_container_config(host, role_vars, secret):
+    """No secret shows in `docker inspect` (environment, command line or labels)."""
+    inspect = host.check_output(f"docker inspect {role_vars['webapp_container_name']}")
+    assert role_vars[secret] not in inspect
+
+
+def test_mod_deflate_not_loaded(host, role_vars):
+    """Apache does not compress, so nothing holds back streamed lines to fill a buffer."""
+    modules = host.check_output(f"docker exec {role_vars['webapp_container_name']} apache2 -M")
+    assert "wsgi_module" in modules and "deflate_module" not in modules
+
+
+def test_firewall_admits_only_allowed_sources(host, role_vars):
+    """The input chain accepts the web app port from the configured sources and nothing else."""
+    listing = json.loads(host.check_output("nft -j list chain inet filter input"))["nftables"]
+    sources = set()
+    for item in listing:
+        rule = item.get("rule")
+        if not rule or f'"right": {role_vars["webapp_port"]}' not in json.dumps(rule["expr"]):
+            continue
+        for match in rule["expr"]:
+            if match.get("match", {}).get("left", {}).get("payload", {}).get("field") == "saddr":
+                right = match["match"]["right"]
+                sources.update(right["set"] if isinstance(right, dict) else [right])
+    assert sources == set(role_vars["webapp_allowed_sources"])
