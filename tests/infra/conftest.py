@@ -70,6 +70,11 @@ def role_default(role: str, name: str) -> Any:
     return _yaml(ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml")[name]
 
 
+def role_internal(role: str, name: str) -> Any:
+    """A role's fixed value from its vars/main.yml (paths inside the machine, names)."""
+    return _yaml(ANSIBLE_DIR / "roles" / role / "vars" / "main.yml")[name]
+
+
 def host_var(hostname: str, name: str, role: str | None = None) -> Any:
     """A variable as the play saw it: inventory first, then literal group_vars, then defaults."""
     hostvars = inventory()["_meta"]["hostvars"][hostname]

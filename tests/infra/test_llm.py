@@ -1,7 +1,9 @@
 """The GPU machine: Ollama on loopback only, behind the authenticating gateway."""
 
+import shlex
+
 import pytest
-from conftest import host_var, hosts
+from conftest import host_var, hosts, role_internal
 
 testinfra_hosts = hosts("llm")
 
@@ -34,9 +36,34 @@ def test_gateway_listens(host, hostname):
 
 
 def test_gateway_refuses_missing_credentials(host, hostname):
-    """Without credentials the gateway answers 401."""
+    """Without credentials the gateway answers 401, over TLS verified against its own CA."""
     port = host_var(hostname, "llm_gateway_port", role="llm_gateway")
-    status = host.check_output(
-        f"curl -s -o /dev/null -w '%{{http_code}}' --insecure https://127.0.0.1:{port}/api/tags"
+    tls_dir = host_var(hostname, "llm_gateway_tls_dir", role="llm_gateway")
+    ca = role_internal("llm_gateway", "__llm_gateway_ca_cert").replace(
+        "{{ llm_gateway_tls_dir }}", tls_dir
     )
-    assert status == "401"
+    probe = (
+        "import ssl, urllib.request, urllib.error\n"
+        f"context = ssl.create_default_context(cafile='{ca}')\n"
+        "try:\n"
+        f"    urllib.request.urlopen('https://127.0.0.1:{port}/api/tags', context=context)\n"
+        "    print(200)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code)\n"
+    )
+    assert host.check_output(f"python3 -c {shlex.quote(probe)}") == "401"
+
+
+@pytest.mark.parametrize("key", ["__llm_gateway_ca_key", "__llm_gateway_server_key"])
+def test_gateway_private_keys_are_private(host, hostname, key):
+    """The gateway's CA and server keys are readable by root only."""
+    tls_dir = host_var(hostname, "llm_gateway_tls_dir", role="llm_gateway")
+    path = role_internal("llm_gateway", key).replace("{{ llm_gateway_tls_dir }}", tls_dir)
+    assert host.file(path).mode & 0o077 == 0
+
+
+def test_gateway_credentials_database_is_private(host, hostname):
+    """The credentials database (hashed tokens) is not readable by other users."""
+    database = host.file(host_var(hostname, "llm_gateway_credentials_db", role="llm_gateway"))
+    assert database.exists
+    assert database.mode & 0o007 == 0

@@ -11,7 +11,9 @@ def _paths() -> list[tuple[str, str, str, str, bool]]:
     """(source, target, port variable, role, expected reachable) for every pair that matters."""
     paths = []
     for web in WEBS:
-        paths += [(src, web, "webapp_port", "webapp", src in LB) for src in LB + LLM + WEBS if src != web]
+        paths += [
+            (src, web, "webapp_port", "webapp", src in LB) for src in LB + LLM + WEBS if src != web
+        ]
     for llm in LLM:
         paths += [(src, llm, "llm_gateway_port", "llm_gateway", src in WEBS) for src in LB + WEBS]
         paths += [(src, llm, "ollama_port", "ollama", False) for src in LB + WEBS]

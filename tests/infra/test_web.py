@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import host_var, hosts
+from conftest import host_var, hosts, role_internal
 
 testinfra_hosts = hosts("web")
 
@@ -26,7 +26,9 @@ def test_app_container_is_healthy(host, hostname):
 def test_app_container_restarts_by_itself(host, hostname):
     """A crashed or rebooted container comes back without an operator."""
     name = host_var(hostname, "webapp_container_name", role="webapp")
-    policy = host.check_output(f"docker inspect --format '{{{{.HostConfig.RestartPolicy.Name}}}}' {name}")
+    policy = host.check_output(
+        f"docker inspect --format '{{{{.HostConfig.RestartPolicy.Name}}}}' {name}"
+    )
     assert policy in ("always", "unless-stopped")
 
 
@@ -38,7 +40,8 @@ def test_app_listens_on_its_port(host, hostname):
 
 def test_settings_file_is_private(host, hostname):
     """The settings file holding the app's secrets is not readable by other users."""
-    settings = host.file(host_var(hostname, "webapp_settings_file", role="webapp"))
+    config_dir = host_var(hostname, "webapp_config_dir", role="webapp")
+    settings = host.file(f"{config_dir}/{role_internal('webapp', '__webapp_settings_file')}")
     assert settings.exists
     assert settings.mode & 0o007 == 0
 
