@@ -33,6 +33,13 @@ if grep -E 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap"; then
 fi
 log "second converge: 0 changed"
 
+# What the suites need to find and trust the topology, and to log in as its first user.
 export OLLAMA_QA_INVENTORY=$STATE_DIR/inventory.yml
+export OLLAMA_QA_CA_FILE=$STATE_DIR/acme-root.pem
+export OLLAMA_QA_USERNAME=admin
+OLLAMA_QA_PASSWORD=$("$TOOLS_VENV/bin/python" -c \
+  'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["vault_webapp_admin_password"])' \
+  "$STATE_DIR/secrets.yml")
+export OLLAMA_QA_PASSWORD
 "${tox[@]}" run -e infra,e2e,resilience,security
 log "all checks passed (topology started here: $started_here)"

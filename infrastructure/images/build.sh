@@ -16,12 +16,15 @@ debian_mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 ensure_base() {
-  local tag="ollama-qa/debian:$debian_suite"
+  # Keyed on this script, which is the base image's whole recipe.
+  local tag="ollama-qa/debian:$debian_suite-$(inputs_hash infrastructure/images/build.sh)"
   if ! image_exists "$tag"; then
     local rootfs
     rootfs=$(mktemp -d)
     log "debootstrapping Debian $debian_suite into $rootfs"
     debootstrap --variant=minbase "$debian_suite" "$rootfs" "$debian_mirror" >/dev/null
+    # mktemp made the root 0700; a storage driver such as vfs would apply that to the image's /.
+    chmod 0755 "$rootfs"
     tar -C "$rootfs" -c . | docker import - "$tag" >/dev/null
     rm -rf "$rootfs"
   fi
@@ -34,7 +37,8 @@ ensure_from_folder() {
   local name=$1 folder=$2; shift 2
   local base tag context
   base=$(ensure_base)
-  tag="ollama-qa/$name:$(inputs_hash "$folder" "$@")"
+  # The tag covers the build context and the base image it starts from.
+  tag="ollama-qa/$name:$({ inputs_hash "$folder" "$@"; docker image inspect -f '{{.Id}}' "$base"; } | sha256sum | cut -c1-16)"
   if ! image_exists "$tag"; then
     context=$(mktemp -d)
     cp -a "$REPO_ROOT/$folder/." "$context/"
