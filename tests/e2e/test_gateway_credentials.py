@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, expect
 
 MISCONFIGURED_PORT = 18090
 LIFETIME_SECONDS = 300  # the process ends by itself even if teardown never runs
-PID_FILE = "/tmp/wrong-gateway-token.pid"
+PID_FILE = "/run/webui/wrong-gateway-token.pid"  # the container's own writable tmpfs
 
 
 def _free_port() -> int:
@@ -65,10 +65,15 @@ def misconfigured_app(site: Site) -> Iterator[str]:
     local_port = _free_port()
     tunnel = subprocess.Popen(
         [
-            "ssh", "-N", "-o", "ExitOnForwardFailure=yes",
+            "ssh",
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
             *shlex.split(hostvars.get("ansible_ssh_common_args", "")),
-            "-i", hostvars["ansible_ssh_private_key_file"],
-            "-L", f"127.0.0.1:{local_port}:127.0.0.1:{MISCONFIGURED_PORT}",
+            "-i",
+            hostvars["ansible_ssh_private_key_file"],
+            "-L",
+            f"127.0.0.1:{local_port}:127.0.0.1:{MISCONFIGURED_PORT}",
             f"{hostvars['ansible_user']}@{hostvars['ansible_host']}",
         ],
         stdin=subprocess.DEVNULL,

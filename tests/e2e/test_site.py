@@ -49,17 +49,16 @@ def test_requests_are_spread_over_every_web_machine(site: Site):
 
 
 def test_certificate_issuer_is_the_acme_ca(page: Page, site: Site):
-    """Chromium accepts the certificate and names the ACME CA as its issuer."""
+    """Chromium, trusting only the ACME CA (or the system's), accepts a certificate it issued."""
     response = page.goto(site.url)
     details = response.security_details()
     assert details["subjectName"] == site.hostname
-    if site.ca_file:
-        expected_issuer = "Pebble" if "pebble" in open(site.ca_file).read().lower() else ""
-        assert expected_issuer in details["issuer"]
+    # Not the self-signed bootstrap certificate HAProxy starts with.
+    assert details["issuer"] and details["issuer"] != details["subjectName"]
 
 
 def test_ask_streams_answer_with_timings(logged_in: Page):
-    """A question is shown, its answer grows in visible steps while streaming, and timings appear."""
+    """A question is shown, its answer grows in visible steps while streaming, timings appear."""
     page = logged_in
     expect(page.get_by_label("Model")).not_to_have_value("")
     page.get_by_label("Question").fill("Why is the sky blue? [[sim:tokens=40]]")
