@@ -78,3 +78,45 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     yield run
     for served in started:
         served.stop()
+
+
+# The simulator's speed in tests that run it; assertions about timing are derived from it.
+TOKENS_PER_SECOND = 20
+
+
+@pytest.fixture(scope="session")
+def tokens_per_second() -> int:
+    return TOKENS_PER_SECOND
+
+
+@pytest.fixture(scope="session")
+def simulator(launch) -> Iterator[Served]:
+    """The Ollama simulator, quick to answer and paced at TOKENS_PER_SECOND."""
+    served = launch(
+        "sim",
+        ["ollama_sim"],
+        {
+            "OLLAMA_SIM_TOKENS_PER_SECOND": str(TOKENS_PER_SECOND),
+            "OLLAMA_SIM_TIME_TO_FIRST_TOKEN": "0.05",
+            "OLLAMA_SIM_LOAD_DELAY": "0",
+        },
+    )
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_options() -> dict:
+    """How Playwright starts Debian's Chromium: no browser download, no background traffic."""
+    return {
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }

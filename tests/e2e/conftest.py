@@ -17,16 +17,6 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @dataclass(frozen=True)
 class Site:
@@ -82,8 +72,8 @@ def site() -> Site:
 
 
 @pytest.fixture(scope="session")
-def browser(site: Site) -> Iterator[Browser]:
-    args = list(CHROMIUM_ARGS)
+def browser(site: Site, chromium_options: dict) -> Iterator[Browser]:
+    args = list(chromium_options["args"])
     if site.address:
         args.append(f"--host-resolver-rules=MAP {site.hostname} {site.address}")
     with tempfile.TemporaryDirectory(prefix="e2e-home-") as home:
@@ -110,9 +100,7 @@ def browser(site: Site) -> Iterator[Browser]:
             )
         with sync_playwright() as playwright:
             launched = playwright.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-                args=args,
-                env=env,
+                executable_path=chromium_options["executable_path"], args=args, env=env
             )
             yield launched
             launched.close()

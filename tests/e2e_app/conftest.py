@@ -8,43 +8,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-# The simulator's speed; the page's timings are checked against it.
-TOKENS_PER_SECOND = 20
 USER, PASSWORD = "alice", "e2e-password-not-secret"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="session")
 def credentials() -> tuple[str, str]:
     return USER, PASSWORD
-
-
-@pytest.fixture(scope="session")
-def tokens_per_second() -> int:
-    return TOKENS_PER_SECOND
-
-
-@pytest.fixture(scope="session")
-def simulator(launch) -> Iterator:
-    served = launch(
-        "sim",
-        ["ollama_sim"],
-        {
-            "OLLAMA_SIM_TOKENS_PER_SECOND": str(TOKENS_PER_SECOND),
-            "OLLAMA_SIM_TIME_TO_FIRST_TOKEN": "0.05",
-            "OLLAMA_SIM_LOAD_DELAY": "0",
-        },
-    )
-    yield served
-    served.stop()
 
 
 @pytest.fixture(scope="session")
@@ -80,12 +49,9 @@ def secure_webapp(launch, simulator, tmp_path_factory) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(chromium_options: dict) -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-            args=CHROMIUM_ARGS,
-        )
+        browser = playwright.chromium.launch(**chromium_options)
         yield browser
         browser.close()
 
