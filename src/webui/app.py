@@ -217,7 +217,7 @@ def parse_question(body: bytes, max_chars: int) -> tuple[str, str | None, bool]:
     """Validate the ``/api/ask`` body into (question, model or None, stream)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         raise HTTPError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise HTTPError(400, "invalid_json", "The request body must be a JSON object.")

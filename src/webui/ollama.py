@@ -128,6 +128,9 @@ class OllamaClient:
             # No proxies or ~/.netrc from the environment: the gateway is reached directly, and
             # only with the credentials configured here.
             trust_env=False,
+            # No pool limit: every server thread may hold one stream, and mod_wsgi's thread count
+            # already bounds them; a smaller pool would make streams wait for a connection.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
         )
 
     def __repr__(self) -> str:

@@ -198,6 +198,7 @@ def test_a_stream_cut_short_ends_with_an_error(app, fake):
         (b"{not json", "invalid_json"),
         (b"[1, 2]", "invalid_json"),
         (b"\xff\xfe", "invalid_json"),
+        (b"[" * 5000 + b"]" * 5000, "invalid_json"),  # deeper than Python's recursion limit
         (ask_body(question=42), "invalid_field"),
         (ask_body(model=7), "invalid_field"),
         (ask_body(stream="yes"), "invalid_field"),

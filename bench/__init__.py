@@ -1,0 +1,1 @@
+"""Streaming benchmark of the deployed chain against the simulator alone (``python -m bench``)."""

@@ -1,0 +1,280 @@
+"""Streaming benchmark: the simulator direct against the full chain, in one run.
+
+Direct path: the same client (bench/streams.py, standard library only) runs ON the GPU machine
+and talks to the simulator on its loopback, as Ollama's own clients would. An SSH tunnel would
+put ssh's encryption and its channel buffering into the baseline, making the chain look cheaper
+than it is and merging reads that the simulator wrote apart. Running on the GPU machine keeps the
+baseline to "simulator + loopback + this client"; the clock is the same (containers share the
+kernel) and the CPUs are the same, so subtracting direct from chain leaves what HAProxy, Apache +
+mod_wsgi, the app and the gateway add.
+
+Full chain: HTTPS to HAProxy by name (SNI, verified against the ACME root), logged in as the
+deployment's initial user, POST /api/ask with stream true.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import baseline, stats, streams
+from bench.topology import Machine, Topology, gateway_ca_path, role_default
+
+DEFAULT_OUT_DIR = Path.home() / ".cache" / "ollama-qa" / "bench"
+
+
+def _levels(text: str) -> list[int]:
+    levels = [int(part) for part in text.split(",") if part.strip()]
+    if not levels or any(n < 1 or n > 2000 for n in levels):
+        raise argparse.ArgumentTypeError("levels are 1 to 2000 streams, comma-separated")
+    return levels
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", type=_levels, default=[1, 50, 200, 500])
+    parser.add_argument("--tokens", type=int, default=100, help="tokens per answer")
+    parser.add_argument("--tps", type=float, default=25.0, help="tokens per second per stream")
+    parser.add_argument(
+        "--samples-at-1",
+        type=int,
+        default=20,
+        help="streams run one after another at level 1, so that its p99 means something",
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="bound on one stream, s")
+    parser.add_argument("--rps-requests", type=int, default=1000, help="GET /healthz count")
+    parser.add_argument("--rps-connections", type=int, default=16)
+    parser.add_argument(
+        "--hops",
+        action="store_true",
+        help="also time single streams entering at the gateway and at the app (where time goes)",
+    )
+    parser.add_argument("--timings", type=Path, help="JSON of topology timings to include")
+    parser.add_argument("--out", type=Path, help=f"JSON report (default under {DEFAULT_OUT_DIR})")
+    return parser.parse_args(argv)
+
+
+def _question(args: argparse.Namespace) -> str:
+    # Directives make the answer's length and pace the same on both paths, whatever the defaults.
+    return f"[[sim:tokens={args.tokens}]] [[sim:tps={args.tps:g}]] Why is the sky blue?"
+
+
+def _remote(
+    topology: Topology,
+    machine: Machine,
+    argv: list[str],
+    rounds: int,
+    timeout: float,
+    headers: str = "",
+    root: bool = False,
+) -> list[dict[str, Any]]:
+    """Run the stream client on a machine of the topology; headers travel on stdin."""
+    argv = [*argv, "--sequential", str(rounds), "--timeout", str(timeout)]
+    if headers:
+        argv.append("--stdin-headers")
+    source = Path(streams.__file__).read_text()
+    out = topology.python(
+        machine, source, *argv, root=root, stdin=headers, timeout=timeout * rounds + 60
+    )
+    return json.loads(out)
+
+
+def run_direct(
+    topology: Topology, model: str, level: int, rounds: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Run a level on the GPU machine against the simulator on its loopback."""
+    body = json.dumps({"model": model, "prompt": _question(args), "stream": True})
+    port = str(topology.var(topology.llm, "ollama", "ollama_port"))
+    argv = ["--host", "127.0.0.1", "--port", port, "--body", body, "--streams", str(level)]
+    return _remote(topology, topology.llm, argv, rounds, args.timeout)
+
+
+def _as_haproxy_sends(topology: Topology, cookie: str) -> str:
+    """The headers the app sees behind HAProxy (it trusts X-Forwarded-* from there)."""
+    return (
+        f"Cookie: {cookie}\nOrigin: {topology.origin}\nX-Forwarded-Proto: https\n"
+        f"X-Forwarded-Host: {topology.hostname}\n"
+    )
+
+
+def run_hops(
+    topology: Topology, cookie: str, model: str, args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    """Single streams entering the chain at each hop, to see what each hop adds.
+
+    From the first web machine: the gateway on the GPU machine (TLS, Basic auth, proxy), then
+    the app on the web machine's own port (Apache, mod_wsgi, the app, the gateway).
+    """
+    web = topology.web[0]
+    rounds = args.samples_at_1
+    direct_body = json.dumps({"model": model, "prompt": _question(args), "stream": True})
+    gateway_port = str(topology.var(topology.llm, "llm_gateway", "llm_gateway_port"))
+    token = topology.secret("vault_llm_gateway_token")
+    basic = base64.b64encode(f"webui:{token}".encode()).decode()
+    gateway = _remote(
+        topology,
+        web,
+        [
+            "--host",
+            topology.llm.private_address,
+            "--port",
+            gateway_port,
+            "--body",
+            direct_body,
+            "--streams",
+            "1",
+            "--tls-ca-file",
+            gateway_ca_path(),
+        ],
+        rounds,
+        args.timeout,
+        headers=f"Authorization: Basic {basic}\n",
+        root=True,
+    )
+    app_port = str(role_default("webapp", "webapp_port"))
+    ask_body = json.dumps({"question": _question(args), "model": model, "stream": True})
+    app = _remote(
+        topology,
+        web,
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            app_port,
+            "--path",
+            "/api/ask",
+            "--body",
+            ask_body,
+            "--streams",
+            "1",
+        ],
+        rounds,
+        args.timeout,
+        headers=_as_haproxy_sends(topology, cookie),
+    )
+    return {"gateway, from a web machine": gateway, "web app, on its machine": app}
+
+
+def run_chain(
+    topology: Topology,
+    cookie: str,
+    model: str,
+    level: int,
+    rounds: int,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Run a level through HAProxy, Apache, the app and the gateway, from this machine."""
+    target = streams.Target(
+        host=topology.lb.ansible_host,
+        port=443,
+        path="/api/ask",
+        body=json.dumps({"question": _question(args), "model": model, "stream": True}).encode(),
+        headers=(("Cookie", cookie), ("Origin", topology.origin)),
+        tls=True,
+        server_name=topology.hostname,
+        ca_file=topology.ca_file,
+    )
+    results: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        batch = asyncio.run(streams.run_streams(target, level, args.timeout))
+        results += [asdict(r) for r in batch]
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    topology = Topology.load()
+    with topology.client() as client:
+        cookie = client.login()
+        models = client.request("GET", "/api/models").json()
+        model = models.get("default") or models["models"][0]["name"]
+        weight = baseline.page_weight(client)
+    print(f"benchmark of {topology.origin} ({len(topology.web)} web machines), model {model}")
+    # One warm stream per path first: mod_wsgi daemons, connection pools and the model load.
+    run_direct(topology, model, 1, 1, args)
+    run_chain(topology, cookie, model, 1, 1, args)
+    summaries = []
+    for level in args.levels:
+        rounds = args.samples_at_1 if level == 1 else 1
+        for path, runner in (("direct", run_direct), ("chain", run_chain)):
+            load_before = os.getloadavg()[0]
+            began = time.monotonic()
+            if path == "direct":
+                results = runner(topology, model, level, rounds, args)
+            else:
+                results = runner(topology, cookie, model, level, rounds, args)
+            summary = stats.summarize(path, level, results)
+            summary["seconds"] = round(time.monotonic() - began, 2)
+            summary["load_average_before"] = load_before
+            summaries.append(summary)
+            print(
+                f"  {path:<6} level {level:>4}: {summary['ok']}/{summary['streams']} ok "
+                f"in {summary['seconds']} s (load average {load_before:.1f})",
+                flush=True,
+            )
+    hops = []
+    if args.hops:
+        by = {(s["path"], s["level"]): s for s in summaries}
+        entered = run_hops(topology, cookie, model, args)
+        hops = [
+            *(
+                [{**by[("direct", 1)], "path": "simulator, on its machine"}]
+                if 1 in args.levels
+                else []
+            ),
+            *(stats.summarize(name, 1, results) for name, results in entered.items()),
+            *([{**by[("chain", 1)], "path": "full chain, from here"}] if 1 in args.levels else []),
+        ]
+    rps = baseline.requests_per_second(
+        topology, args.rps_requests, args.rps_connections, seconds=60
+    )
+    verdicts = stats.verdicts(summaries)
+    added = stats.added(summaries)
+    timings = json.loads(args.timings.read_text()) if args.timings else {}
+
+    print("\nper path and level (ms)\n" + stats.level_table(summaries))
+    print("\nadded by the full chain (chain minus direct, ms)\n" + stats.added_table(added))
+    if hops:
+        print("\none stream at a time, entering at each hop (ms)\n" + stats.hop_table(hops))
+    print("\ntargets\n" + stats.verdict_table(verdicts))
+    print(
+        f"\nplain HTTPS through HAProxy: {rps['requests_per_second']} requests/s "
+        f"(GET /healthz, {rps['requests']} requests, {rps['connections']} keep-alive "
+        f"connections, p50 {stats.fmt(rps['latency_p50_ms'])} ms, statuses {rps['statuses']})"
+    )
+    print(f"page weight: {weight['total_bytes']} bytes in {weight['requests']} requests")
+    for name, value in timings.items():
+        print(f"{name}: {value}")
+
+    out = args.out or DEFAULT_OUT_DIR / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "started": started.isoformat(),
+        "target": topology.origin,
+        "web_machines": [m.name for m in topology.web],
+        "cpus": os.cpu_count(),
+        "arguments": {k: str(v) for k, v in vars(args).items()},
+        "levels": summaries,
+        "added": added,
+        "hops": hops,
+        "targets": [asdict(v) for v in verdicts],
+        "requests_per_second": rps,
+        "page_weight": weight,
+        "timings": timings,
+    }
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nreport written to {out}")
+    return 0 if all(v.status == "pass" for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Summaries of stream results and the verdict against the issue's targets.
+
+Pure functions over the dictionaries that :mod:`bench.streams` produces, so that results from
+the GPU machine (JSON over SSH) and from here are treated alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+NS_PER_MS = 1_000_000
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile by linear interpolation between closest ranks; None without data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def peak_concurrency(results: list[dict[str, Any]]) -> int:
+    """Most streams delivering tokens at the same instant (first token seen, answer not over).
+
+    Counting from the first token rather than from the request means a stream waiting in some
+    queue does not count as served concurrently.
+    """
+    events = []
+    for result in results:
+        if result["first_token_ns"] and result["end_ns"]:
+            events += [(result["first_token_ns"], 1), (result["end_ns"], -1)]
+    peak = current = 0
+    # At equal times, ends sort before starts, so touching intervals do not count as overlap.
+    for _, step in sorted(events):
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def _ms(values: list[int]) -> list[float]:
+    return [v / NS_PER_MS for v in values]
+
+
+def summarize(path: str, level: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Percentiles in milliseconds, error counts, merged reads and spread across machines."""
+    ttft = [r["first_token_ns"] - r["sent_ns"] for r in results if r["first_token_ns"]]
+    total = [r["end_ns"] - r["sent_ns"] for r in results if r["ok"]]
+    delays = [d for r in results for d in r["delays_ns"]]
+    gaps = [g for r in results for g in r["gaps_ns"]]
+    errors = Counter(r["error"].split(":", 1)[0] for r in results if not r["ok"])
+    summary: dict[str, Any] = {
+        "path": path,
+        "level": level,
+        "streams": len(results),
+        "ok": sum(r["ok"] for r in results),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors.most_common(5)),
+        "error_sample": next((r["error"] for r in results if not r["ok"]), ""),
+        "tokens": sum(r["tokens"] for r in results),
+        "reads": sum(r["reads"] for r in results),
+        "merged_reads": sum(r["merged_reads"] for r in results),
+        "peak_concurrency": peak_concurrency(results),
+        "served_by": dict(Counter(r["served_by"] for r in results if r["served_by"])),
+    }
+    for name, values in (("ttft", ttft), ("delay", delays), ("gap", gaps), ("total", total)):
+        for q in (50, 99):
+            summary[f"{name}_p{q}_ms"] = percentile(_ms(values), q)
+    summary["connect_p50_ms"] = percentile(_ms([r["connect_ns"] for r in results]), 50)
+    return summary
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of the targets table."""
+
+    name: str
+    target: str
+    measured: str
+    status: str  # "pass", "miss by ...", or "not run"
+
+
+def _added(direct: dict | None, chain: dict | None, key: str) -> float | None:
+    """What the chain adds: the difference of the two paths' percentiles (streams are unpaired)."""
+    if not direct or not chain or direct[key] is None or chain[key] is None:
+        return None
+    return chain[key] - direct[key]
+
+
+def _at_most(name: str, value: float | None, limit: float, unit: str = "ms") -> Verdict:
+    if value is None:
+        return Verdict(name, f"<= {limit:g} {unit}", "-", "not run")
+    status = "pass" if value <= limit else f"miss by {value - limit:.2f} {unit}"
+    return Verdict(name, f"<= {limit:g} {unit}", f"{value:.2f} {unit}", status)
+
+
+def verdicts(summaries: list[dict[str, Any]]) -> list[Verdict]:
+    """The issue's targets, each with what was measured and by how much it was missed."""
+    by = {(s["path"], s["level"]): s for s in summaries}
+    levels = sorted({s["level"] for s in summaries})
+
+    def pair(level: int) -> tuple[dict | None, dict | None]:
+        return by.get(("direct", level)), by.get(("chain", level))
+
+    rows = [
+        _at_most("TTFT added p50, level 1", _added(*pair(1), "ttft_p50_ms"), 1.0),
+        _at_most("TTFT added p99, level 1", _added(*pair(1), "ttft_p99_ms"), 5.0),
+        _at_most("TTFT added p99, level 200", _added(*pair(200), "ttft_p99_ms"), 10.0),
+    ]
+    rows += [
+        _at_most(f"per-chunk delay added p50, level {n}", _added(*pair(n), "delay_p50_ms"), 0.5)
+        for n in levels
+    ]
+    chain = [s for s in summaries if s["path"] == "chain"]
+    merged = sum(s["merged_reads"] for s in chain)
+    rows.append(
+        Verdict(
+            "merged chunks, full chain, all levels",
+            "0",
+            str(merged) if chain else "-",
+            ("pass" if merged == 0 else f"miss by {merged}") if chain else "not run",
+        )
+    )
+    rows.append(_capacity([s for s in chain if s["level"] >= 500]))
+    return rows
+
+
+def _capacity(big: list[dict[str, Any]]) -> Verdict:
+    """>= 500 streams open at once, spread over at least two web machines, none failing."""
+    name, target = "concurrent streams over 2 web machines", ">= 500 open, >= 2 nodes, 0 errors"
+    if not big:
+        return Verdict(name, target, "-", "not run")
+    best = max(big, key=lambda s: s["peak_concurrency"])
+    nodes = len(best["served_by"])
+    measured = f"{best['peak_concurrency']} open, {nodes} nodes, {best['errors']} errors"
+    misses = []
+    if best["peak_concurrency"] < 500:
+        misses.append(f"{500 - best['peak_concurrency']} streams")
+    if nodes < 2:
+        misses.append(f"{2 - nodes} nodes")
+    if best["errors"]:
+        misses.append(f"{best['errors']} errors")
+    return Verdict(name, target, measured, "pass" if not misses else "miss by " + ", ".join(misses))
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def level_table(summaries: list[dict[str, Any]]) -> str:
+    """Both paths, level by level, in milliseconds."""
+    head = (
+        f"{'path':<7}{'level':>6}{'ok':>9}{'ttft50':>9}{'ttft99':>9}{'delay50':>9}"
+        f"{'delay99':>9}{'gap50':>8}{'merged':>8}{'peak':>6}  served by"
+    )
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        served = ", ".join(f"{k}={v}" for k, v in sorted(s["served_by"].items())) or "-"
+        lines.append(
+            f"{s['path']:<7}{s['level']:>6}{s['ok']:>5}/{s['streams']:<3}"
+            f"{fmt(s['ttft_p50_ms']):>9}{fmt(s['ttft_p99_ms']):>9}{fmt(s['delay_p50_ms']):>9}"
+            f"{fmt(s['delay_p99_ms']):>9}{fmt(s['gap_p50_ms']):>8}{s['merged_reads']:>8}"
+            f"{s['peak_concurrency']:>6}  {served}"
+        )
+    return "\n".join(lines)
+
+
+def verdict_table(rows: list[Verdict]) -> str:
+    """Target, measured value and pass or miss, one target per line."""
+    width = max(len(r.name) for r in rows)
+    lines = [f"{'target':<{width}}  {'goal':<34}{'measured':<34}result"]
+    lines.append("-" * len(lines[0]))
+    lines += [f"{r.name:<{width}}  {r.target:<34}{r.measured:<34}{r.status}" for r in rows]
+    return "\n".join(lines)
+
+
+def added(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per level, what the full chain adds to the direct path at p50 and p99, in milliseconds."""
+    by = {(s["path"], s["level"]): s for s in summaries}
+    rows = []
+    for level in sorted({s["level"] for s in summaries}):
+        direct, chain = by.get(("direct", level)), by.get(("chain", level))
+        row: dict[str, Any] = {"level": level}
+        for key in ("ttft_p50_ms", "ttft_p99_ms", "delay_p50_ms", "delay_p99_ms"):
+            row[key] = _added(direct, chain, key)
+        rows.append(row)
+    return rows
+
+
+def added_table(rows: list[dict[str, Any]]) -> str:
+    """The chain's cost over the direct path, level by level."""
+    head = f"{'level':>6}{'ttft p50':>10}{'ttft p99':>10}{'delay p50':>11}{'delay p99':>11}"
+    lines = [head, "-" * len(head)]
+    lines += [
+        f"{r['level']:>6}{fmt(r['ttft_p50_ms']):>10}{fmt(r['ttft_p99_ms']):>10}"
+        f"{fmt(r['delay_p50_ms']):>11}{fmt(r['delay_p99_ms']):>11}"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def hop_table(summaries: list[dict[str, Any]]) -> str:
+    """Single streams entering the chain at successive hops; each row adds one more layer."""
+    width = max(len(s["path"]) for s in summaries)
+    head = (
+        f"{'entry point':<{width}}{'ok':>8}{'ttft50':>9}{'ttft99':>9}{'delay50':>9}{'delay99':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    lines += [
+        f"{s['path']:<{width}}{s['ok']:>4}/{s['streams']:<3}{fmt(s['ttft_p50_ms']):>9}"
+        f"{fmt(s['ttft_p99_ms']):>9}{fmt(s['delay_p50_ms']):>9}{fmt(s['delay_p99_ms']):>9}"
+        for s in summaries
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,334 @@
+"""The deployed topology as the benchmark and the resilience and security tests reach it.
+
+Everything comes from the deployment's own sources: the Ansible inventory (OLLAMA_QA_INVENTORY,
+by default the one `make up` writes), the secrets file next to it, the ACME root next to it, and
+the roles' defaults for ports and settings. Machines are reached over SSH exactly as Ansible
+reaches them (same user, key and known-hosts file), so the same code serves a cloud inventory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import posixpath
+import shlex
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ANSIBLE_DIR = REPO_ROOT / "infrastructure" / "ansible"
+LOCAL_STATE_DIR = Path.home() / ".cache" / "ollama-qa" / "local-topology"
+
+
+class TopologyError(RuntimeError):
+    """The topology cannot be found or reached; the message says what to do."""
+
+
+@functools.cache
+def role_default(role: str, name: str) -> Any:
+    """A role's default, read from the role itself so that no second copy can drift."""
+    defaults = ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml"
+    return (yaml.safe_load(defaults.read_text()) or {})[name]
+
+
+@functools.cache
+def group_var(group: str, name: str) -> Any:
+    """A literal value from the playbook's group_vars (what the play gives every host)."""
+    return (yaml.safe_load((ANSIBLE_DIR / "group_vars" / f"{group}.yml").read_text()) or {})[name]
+
+
+def gateway_ca_path() -> str:
+    """Where the webapp role puts the gateway's CA certificate on a web machine (root-readable)."""
+    internal = yaml.safe_load((ANSIBLE_DIR / "roles" / "webapp" / "vars" / "main.yml").read_text())
+    return posixpath.join(role_default("webapp", "webapp_config_dir"), internal["__webapp_ca_file"])
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One machine of the inventory and how to reach it."""
+
+    name: str
+    ansible_host: str
+    private_address: str
+    user: str
+    key_file: str
+    port: int
+    # Per-host ssh options from the inventory (a known-hosts file, a jump host in the cloud).
+    ssh_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The machines, the site's name and the credentials of one deployment."""
+
+    inventory_file: Path
+    hostname: str
+    lb: Machine
+    web: tuple[Machine, ...]
+    llm: Machine
+    ca_file: str  # the ACME CA that issued HAProxy's certificate; "" means the system's store
+    known_hosts: str
+    username: str
+    password: str
+    hostvars: dict[str, dict[str, Any]]
+
+    @classmethod
+    def load(cls) -> Topology:
+        """The topology named by OLLAMA_QA_INVENTORY, or the local one."""
+        inventory_file = Path(
+            os.environ.get("OLLAMA_QA_INVENTORY") or LOCAL_STATE_DIR / "inventory.yml"
+        ).expanduser()
+        if not inventory_file.is_file():
+            raise TopologyError(
+                f"no inventory at {inventory_file}: bring the local topology up with `make up`, "
+                "or point OLLAMA_QA_INVENTORY at a deployment's inventory"
+            )
+        data = _inventory(inventory_file)
+        hostvars = data["_meta"]["hostvars"]
+
+        def machine(name: str) -> Machine:
+            values = hostvars[name]
+            return Machine(
+                name=name,
+                ansible_host=values["ansible_host"],
+                private_address=values["private_address"],
+                user=values.get("ansible_user", "debian"),
+                key_file=str(Path(values["ansible_ssh_private_key_file"]).expanduser()),
+                port=int(values.get("ansible_port", 22)),
+                ssh_args=tuple(shlex.split(values.get("ansible_ssh_common_args") or "")),
+            )
+
+        def members(group: str) -> list[str]:
+            return list(data.get(group, {}).get("hosts", []))
+
+        state_dir = inventory_file.parent
+        ca_file = os.environ.get("OLLAMA_QA_CA_FILE") or str(state_dir / "acme-root.pem")
+        known_hosts = state_dir / "known_hosts"
+        lb = machine(members("lb")[0])
+        return cls(
+            inventory_file=inventory_file,
+            hostname=hostvars[lb.name]["public_hostname"],
+            lb=lb,
+            web=tuple(machine(name) for name in members("web")),
+            llm=machine(members("llm")[0]),
+            ca_file=ca_file if Path(ca_file).is_file() else "",
+            known_hosts=str(known_hosts) if known_hosts.is_file() else "",
+            username=os.environ.get("OLLAMA_QA_USERNAME")
+            or group_var("web", "webapp_initial_users")[0]["username"],
+            password=os.environ.get("OLLAMA_QA_PASSWORD") or _admin_password(state_dir),
+            hostvars=hostvars,
+        )
+
+    # --- SSH, as Ansible does it -----------------------------------------------------------
+
+    def ssh_argv(self, machine: Machine, *options: str) -> list[str]:
+        """The ssh command line for a machine, never prompting.
+
+        With the topology's known-hosts file, host keys are checked strictly against it; ssh
+        takes the first value of each option, so these win over the inventory's own ssh args.
+        """
+        argv = ["ssh", "-i", machine.key_file, "-p", str(machine.port), "-o", "BatchMode=yes"]
+        argv += ["-o", "ConnectTimeout=10"]
+        if self.known_hosts:
+            argv += [
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={self.known_hosts}",
+            ]
+        return [*argv, *machine.ssh_args, *options, f"{machine.user}@{machine.ansible_host}"]
+
+    def run(
+        self,
+        machine: Machine,
+        command: str,
+        *,
+        timeout: float = 60,
+        check: bool = True,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a shell command as root on a machine (the deploy user has passwordless sudo)."""
+        remote = f"sudo -n sh -c {shlex.quote(command)}"
+        done = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            [*self.ssh_argv(machine), remote],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise TopologyError(
+                f"{machine.name}: `{command}` exited {done.returncode}: {done.stderr.strip()}"
+            )
+        return done
+
+    def python(
+        self,
+        machine: Machine,
+        code: str,
+        *args: str,
+        root: bool = False,
+        timeout: float = 60,
+        stdin: str = "",
+    ) -> str:
+        """Run a Python program on a machine (python3 is there for Ansible); returns stdout.
+
+        Secrets go on stdin, never on the command line, where other users and logs could see them.
+        """
+        quoted = " ".join(shlex.quote(a) for a in ("python3", "-c", code, *args))
+        done = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            [*self.ssh_argv(machine), f"{'sudo -n ' if root else ''}{quoted}"],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise TopologyError(f"{machine.name}: probe exited {done.returncode}: {done.stderr}")
+        return done.stdout
+
+    @contextlib.contextmanager
+    def tunnel(self, machine: Machine, remote_port: int) -> Iterator[int]:
+        """A local port forwarded to ``127.0.0.1:remote_port`` on the machine, for the block.
+
+        Connections through it come from the machine's own loopback, which is what a test needs
+        when it must not be seen as coming from this controller (login throttling is per address).
+        """
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            local_port = probe.getsockname()[1]
+        forward = f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}"
+        process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+            self.ssh_argv(machine, "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", local_port), timeout=1),
+                ):
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise TopologyError(f"tunnel to {machine.name}:{remote_port} did not open")
+                time.sleep(0.1)
+            yield local_port
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    # --- HTTPS to HAProxy, by name --------------------------------------------------------
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verifies HAProxy's certificate against the ACME CA; never turns verification off."""
+        return ssl.create_default_context(cafile=self.ca_file or None)
+
+    def client(self, address: str | None = None, port: int = 443) -> SiteClient:
+        """An HTTPS client for the site, connecting to HAProxy (or a tunnel) by address."""
+        return SiteClient(self, address or self.lb.ansible_host, port)
+
+    @property
+    def origin(self) -> str:
+        return f"https://{self.hostname}"
+
+    def var(self, machine: Machine, role: str, name: str) -> Any:
+        """A role variable as the play saw it on a machine: the inventory's value, else the default.
+
+        Only literal defaults are meaningful here; templated ones need the play to resolve them.
+        """
+        return self.hostvars[machine.name].get(name, role_default(role, name))
+
+    def secret(self, name: str) -> str:
+        """A deployment secret (vault_* variable) for a test that must prove the right one works."""
+        return read_secret(self.inventory_file.parent, name)
+
+
+class SiteClient:
+    """httpx against HAProxy's address with the site's name for SNI, Host and verification.
+
+    The public name need not resolve on this machine (it does not for the local topology), so
+    requests go to the address and carry the name where TLS and HTTP expect it. Cookies are kept
+    by hand: a jar would file them under the address, and the session cookie is all we need.
+    """
+
+    def __init__(self, topology: Topology, address: str, port: int) -> None:
+        self.topology = topology
+        self.address = address
+        self.port = port
+        self.cookie = ""
+        self._http = httpx.Client(
+            base_url=f"https://{address}:{port}", verify=topology.ssl_context(), timeout=30
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Host": self.topology.hostname, **kwargs.pop("headers", {})}
+        if self.cookie and "Cookie" not in headers:
+            headers["Cookie"] = self.cookie
+        extensions = {"sni_hostname": self.topology.hostname}
+        return self._http.request(method, path, headers=headers, extensions=extensions, **kwargs)
+
+    def login(self) -> str:
+        """Log in as the deployment's initial user; returns the Cookie header value."""
+        response = self.request(
+            "POST",
+            "/login",
+            data={"username": self.topology.username, "password": self.topology.password},
+            headers={"Origin": self.topology.origin},
+        )
+        cookie = response.cookies.get("__Host-webui_session")
+        if response.status_code != 303 or not cookie:
+            raise TopologyError(f"login failed: HTTP {response.status_code} {response.text[:200]}")
+        self.cookie = f"__Host-webui_session={cookie}"
+        return self.cookie
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SiteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _inventory(path: Path) -> dict[str, Any]:
+    """The inventory as Ansible resolves it (groups, host and group variables)."""
+    # The one installed next to this interpreter, so an un-activated venv works too.
+    beside = Path(sys.executable).with_name("ansible-inventory")
+    program = str(beside) if beside.is_file() else "ansible-inventory"
+    out = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+        [program, "-i", str(path), "--list"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return json.loads(out)
+
+
+def _admin_password(state_dir: Path) -> str:
+    return read_secret(state_dir, "vault_webapp_admin_password")
+
+
+def read_secret(state_dir: Path, name: str) -> str:
+    """A vault_* value from the secrets file `make up` writes next to the local inventory."""
+    secrets = state_dir / "secrets.yml"
+    if not secrets.is_file():
+        raise TopologyError(f"{name} is needed: put secrets.yml (0600) next to the inventory")
+    return yaml.safe_load(secrets.read_text())[name]

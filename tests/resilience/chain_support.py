@@ -1,0 +1,219 @@
+"""Helpers of the resilience tests: remote probes, polling, streams in the background.
+
+A module of its own (not conftest.py) so that test modules can import it by a unique name.
+"""
+
+import asyncio
+import json
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from bench import streams
+from bench.topology import Machine, SiteClient, Topology, role_default
+
+T = TypeVar("T")
+
+# Reads HAProxy's runtime API on the load balancer, for the servers on the web app's PORT.
+# "states" prints {server address: op state} (0 stopped, 1 starting, 2 running, 3 stopping);
+# "sessions" prints how many requests those servers are handling now (in flight through HAProxy);
+# "watch" prints "ready", then the wall-clock time at which the server at ADDRESS is first seen
+# stopped, polling every 50 ms for at most LIMIT seconds ("timeout" then).
+HAPROXY_PROBE = r"""
+import json, socket, sys, time
+path, port, mode, address = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+limit = float(sys.argv[5])
+def ask(command):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(command)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+def states():
+    data = ask(b"show servers state\n")
+    header, out = None, {}
+    for line in data.decode().splitlines():
+        if line.startswith("# be_id"):
+            header = line[2:].split()
+        elif header and line[:1].isdigit():
+            row = dict(zip(header, line.split()))
+            if row["srv_port"] == port:
+                out[row["srv_addr"]] = int(row["srv_op_state"])
+    return out
+if mode == "states":
+    print(json.dumps(states()))
+    sys.exit(0)
+if mode == "sessions":
+    rows = ask(b"show stat\n").decode().splitlines()
+    header = rows[0].lstrip("# ").split(",")
+    stats = [dict(zip(header, row.split(","))) for row in rows[1:] if row]
+    print(sum(int(r["scur"]) for r in stats if r.get("addr", "").endswith(":" + port)))
+    sys.exit(0)
+print("ready", flush=True)
+deadline = time.time() + limit
+while time.time() < deadline:
+    if states().get(address) == 0:
+        print(time.time(), flush=True)
+        sys.exit(0)
+    time.sleep(0.05)
+print("timeout", flush=True)
+"""
+
+# Prints "ready", then the wall-clock time at which 127.0.0.1:PORT first refuses a connection,
+# trying every 20 ms for at most LIMIT seconds ("timeout" then).
+PORT_CLOSED_PROBE = r"""
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+print("ready", flush=True)
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        print(time.time(), flush=True)
+        sys.exit(0)
+    time.sleep(0.02)
+print("timeout", flush=True)
+"""
+
+SIM_STATS_PROBE = r"""
+import sys, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/sim/stats"
+print(urllib.request.urlopen(url, timeout=10).read().decode())
+"""
+
+APP_PROBE = r"""
+import sys, urllib.error, urllib.request
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=10) as r:
+        print(r.status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+except OSError:
+    print(0)
+"""
+
+
+def wait_for(what: str, probe: Callable[[], T], ok: Callable[[T], bool], seconds: float) -> T:
+    """Poll ``probe`` until ``ok`` holds, at most ``seconds``; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if ok(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached within {seconds} s (last: {value!r})")
+        time.sleep(0.25)
+
+
+def haproxy_states(topology: Topology) -> dict[str, int]:
+    """Operational state of every HAProxy server, by address (2 means up)."""
+    args = (*_haproxy_probe_args(), "states", "-", "0")
+    return json.loads(topology.python(topology.lb, HAPROXY_PROBE, *args, root=True))
+
+
+def haproxy_sessions(topology: Topology) -> int:
+    """Requests HAProxy is forwarding to the web machines right now."""
+    args = (*_haproxy_probe_args(), "sessions", "-", "0")
+    return int(topology.python(topology.lb, HAPROXY_PROBE, *args, root=True))
+
+
+def _haproxy_probe_args() -> tuple[str, str]:
+    return (
+        role_default("haproxy", "haproxy_admin_socket"),
+        str(role_default("haproxy", "haproxy_backend_port")),
+    )
+
+
+def start_watch(topology: Topology, machine: Machine, *args: str) -> subprocess.Popen[str]:
+    """Start a probe on a machine that prints "ready", then one line when it sees its event.
+
+    Returns once the probe runs, so that an event caused next is seen from its start.
+    """
+    remote = "sudo -n python3 -c " + " ".join(shlex.quote(a) for a in args)
+    process = subprocess.Popen(
+        [*topology.ssh_argv(machine), remote], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().strip()
+    if first != "ready":
+        process.kill()
+        raise AssertionError(f"the watch on {machine.name} did not start: {first!r}")
+    return process
+
+
+def start_down_watch(topology: Topology, address: str, seconds: float) -> subprocess.Popen[str]:
+    """Watch HAProxy mark the server at ``address`` down; prints the time it first sees it."""
+    args = (HAPROXY_PROBE, *_haproxy_probe_args(), "watch", address, str(seconds))
+    return start_watch(topology, topology.lb, *args)
+
+
+def start_port_watch(topology: Topology, machine: Machine, seconds: float) -> subprocess.Popen[str]:
+    """Watch the app's port on a web machine close; prints the time it first refuses."""
+    port = str(role_default("webapp", "webapp_port"))
+    return start_watch(topology, machine, PORT_CLOSED_PROBE, port, str(seconds))
+
+
+def all_web_up(topology: Topology) -> bool:
+    states = haproxy_states(topology)
+    return all(states.get(m.private_address) == 2 for m in topology.web)
+
+
+def sim_stats(topology: Topology) -> dict[str, Any]:
+    """The simulator's own counters, read on the GPU machine (it listens on loopback only)."""
+    port = str(topology.var(topology.llm, "ollama", "ollama_port"))
+    return json.loads(topology.python(topology.llm, SIM_STATS_PROBE, port))
+
+
+def app_status(topology: Topology, machine: Machine, path: str) -> int:
+    """HTTP status of the app on one web machine, asked on that machine's loopback."""
+    port = str(role_default("webapp", "webapp_port"))
+    return int(topology.python(machine, APP_PROBE, port, path).strip())
+
+
+def chain_target(topology: Topology, site: SiteClient, question: str) -> streams.Target:
+    """A streaming /api/ask through the whole chain, as the page sends it."""
+    return streams.Target(
+        host=topology.lb.ansible_host,
+        port=443,
+        path="/api/ask",
+        body=json.dumps({"question": question, "stream": True}).encode(),
+        headers=(("Cookie", site.cookie), ("Origin", topology.origin)),
+        tls=True,
+        server_name=topology.hostname,
+        ca_file=topology.ca_file,
+    )
+
+
+class BackgroundStreams:
+    """Streams running on their own event loop thread while the test does something else."""
+
+    def __init__(self, target: streams.Target, count: int, timeout: float) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._future = asyncio.run_coroutine_threadsafe(
+            streams.run_streams(target, count, timeout), self._loop
+        )
+
+    def result(self, timeout: float) -> list[streams.StreamResult]:
+        return self._future.result(timeout)
+
+    def close(self) -> None:
+        """Cancel whatever still runs (closing its connections), then stop the loop."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
