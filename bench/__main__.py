@@ -57,7 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also time single streams entering at the gateway and at the app (where time goes)",
     )
-    parser.add_argument("--timings", type=Path, help="JSON of topology timings to include")
+    parser.add_argument(
+        "--timings",
+        type=Path,
+        help="JSON of topology timings to include (default: timings.json beside the inventory, "
+        "which make up and make test write)",
+    )
     parser.add_argument("--out", type=Path, help=f"JSON report (default under {DEFAULT_OUT_DIR})")
     return parser.parse_args(argv)
 
@@ -239,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdicts = stats.verdicts(summaries)
     added = stats.added(summaries)
-    timings = json.loads(args.timings.read_text()) if args.timings else {}
+    timings_file = args.timings or topology.inventory_file.parent / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
 
     print("\nper path and level (ms)\n" + stats.level_table(summaries))
     print("\nadded by the full chain (chain minus direct, ms)\n" + stats.added_table(added))

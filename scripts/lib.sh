@@ -21,3 +21,14 @@ sudo_if_needed() {
 inputs_hash() {
   (cd "$REPO_ROOT" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 }
+
+# Keep how long a step took beside the topology's state, for the benchmark's report.
+record_timing() {
+  "$TOOLS_VENV/bin/python" - "$STATE_DIR/timings.json" "$1" "$2" <<'PY'
+import json, pathlib, sys
+path, name, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+timings = json.loads(path.read_text()) if path.exists() else {}
+timings[name] = f"{seconds} s"
+path.write_text(json.dumps(timings, indent=2) + "\n")
+PY
+}

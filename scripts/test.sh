@@ -3,8 +3,9 @@
 #   1. static checks, unit tests, Playwright against the app, Terraform, Molecule;
 #   2. the local topology brought up as `make up` does (or reused if it is already up),
 #      converged a second time to prove idempotence, then testinfra and Playwright through
-#      HAProxy against it. The resilience, security and bench envs run against a topology by hand
-#      (README, "Performance and resilience").
+#      HAProxy against it, then TLS, headers and hostile input, and last the resilience tests,
+#      which stop and restart machines and services. The benchmark prints numbers rather than
+#      passing or failing a run, so it is run by hand (README, "Performance and resilience").
 # A topology this script started is torn down at the end; set OLLAMA_QA_KEEP=1 to keep it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +29,9 @@ fi
 "$here/up.sh"
 
 log "converging a second time: nothing may change"
+started=$SECONDS
 recap=$("$here/converge.sh" | tee /dev/stderr | sed -n '/PLAY RECAP/,$p')
+record_timing "second converge" $((SECONDS - started))
 if grep -E 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap"; then
   die "the second converge changed something or failed (see the recap above)"
 fi
@@ -43,4 +46,6 @@ OLLAMA_QA_PASSWORD=$("$TOOLS_VENV/bin/python" -c \
   "$STATE_DIR/secrets.yml")
 export OLLAMA_QA_PASSWORD
 "${tox[@]}" run -e infra,e2e
+"${tox[@]}" run -e security
+"${tox[@]}" run -e resilience
 log "all checks passed (topology started here: $started_here)"

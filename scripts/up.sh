@@ -8,6 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 "$here/bootstrap-host.sh"
+started=$SECONDS
 mkdir -p "$STATE_DIR"
 chmod 0700 "$STATE_DIR"
 
@@ -28,4 +29,5 @@ fi
 
 "$REPO_ROOT/infrastructure/terraform/local-up.sh" "$STATE_DIR"
 "$here/converge.sh"
+record_timing "make up, after the host's set-up" $((SECONDS - started))
 "$here/show-access.sh"

@@ -65,6 +65,16 @@ def test_hsts_on_every_response(curl, role_vars, url, backends_state, status):
     )
 
 
+@pytest.mark.parametrize("backends_state", ["maint"], indirect=True)
+def test_own_errors_use_the_app_error_format(curl, role_vars, backends_state):
+    """With no web machine up, the 503 is the app's JSON error with the configured message."""
+    status, headers, body = curl("https://{name}/api/ask")
+    code, message = role_vars["haproxy_error_responses"][503]
+    assert status == 503
+    assert headers.get("content-type") == "application/json"
+    assert json.loads(body) == {"error": {"code": code, "message": message}}
+
+
 @pytest.mark.parametrize(
     ("flag", "accepted"),
     [("-tls1", False), ("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)],
