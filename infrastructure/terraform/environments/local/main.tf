@@ -24,9 +24,11 @@ resource "docker_container" "machine" {
   tmpfs         = { "/run" = "", "/run/lock" = "" }
   must_run      = true
 
+  # Named as Docker reports them back (CAP_ prefix): any other spelling differs from the state on
+  # every plan, and the provider replaces every machine at each `make up`.
   capabilities {
     add  = ["ALL"]
-    drop = ["SYS_RESOURCE"]
+    drop = ["CAP_SYS_RESOURCE"]
   }
 
   volumes {
