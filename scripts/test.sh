@@ -30,7 +30,11 @@ fi
 
 log "converging a second time: nothing may change"
 started=$SECONDS
-recap=$("$here/converge.sh" | tee /dev/stderr | sed -n '/PLAY RECAP/,$p')
+# Shown on stderr through the inherited descriptor: "tee /dev/stderr" would reopen a log file
+# that stderr is redirected to, and truncate everything logged before.
+converge_log=$STATE_DIR/second-converge.log
+"$here/converge.sh" | tee "$converge_log" >&2
+recap=$(sed -n '/PLAY RECAP/,$p' "$converge_log")
 record_timing "second converge" $((SECONDS - started))
 if grep -E 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap"; then
   die "the second converge changed something or failed (see the recap above)"
