@@ -1,7 +1,8 @@
 """Shared by tests that run real servers: start one as a subprocess on a free loopback port.
 
 The server picks the port itself (``--port 0``) and logs its address, so there is no race for a
-port; each fixture that starts a process ends exactly that process, by its handle.
+port; each fixture that starts a process ends exactly that process, by its handle. The suites
+against a deployment (resilience, security) share the ``topology`` fixture at the end.
 """
 
 import os
@@ -120,3 +121,17 @@ def chromium_options() -> dict:
             "--disable-quic",
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def topology():
+    """The deployment under test: OLLAMA_QA_INVENTORY's, or the local topology.
+
+    bench/ is put on sys.path by the conftest of the suites that use it.
+    """
+    from bench.topology import Topology, TopologyError
+
+    try:
+        return Topology.load()
+    except TopologyError as error:
+        raise pytest.UsageError(str(error)) from None

@@ -14,15 +14,7 @@ import pytest
 # bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
 # (inventory, SSH as Ansible does it, HTTPS by name) and the stream client are defined there once.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import SiteClient, Topology, TopologyError
-
-
-@pytest.fixture(scope="session")
-def topology() -> Topology:
-    try:
-        return Topology.load()
-    except TopologyError as error:
-        raise pytest.UsageError(str(error)) from None
+from bench.topology import SiteClient, Topology
 
 
 @pytest.fixture(scope="session")

@@ -22,18 +22,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 # bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
 # (inventory, SSH as Ansible does it, HTTPS by name) are defined there once.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import Topology, TopologyError, role_default
+from bench.topology import Topology, role_default
 
 # Hypothesis keeps caches in ./.hypothesis by default; they belong outside the clone.
 set_hypothesis_home_dir(Path.home() / ".cache" / "ollama-qa" / "hypothesis")
-
-
-@pytest.fixture(scope="session")
-def topology() -> Topology:
-    try:
-        return Topology.load()
-    except TopologyError as error:
-        raise pytest.UsageError(str(error)) from None
 
 
 class Target:
