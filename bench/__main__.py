@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline, stats, streams
-from bench.topology import Machine, Topology, gateway_ca_path, role_default
+from bench.topology import Machine, Topology, app_ca_path, gateway_ca_path, role_default
 
 DEFAULT_OUT_DIR = Path.home() / ".cache" / "ollama-qa" / "bench"
 
@@ -160,10 +160,13 @@ def run_hops(
             ask_body,
             "--streams",
             "1",
+            "--tls-ca-file",
+            app_ca_path(),
         ],
         rounds,
         args.timeout,
         headers=_as_haproxy_sends(topology, cookie),
+        root=True,
     )
     return {"gateway, from a web machine": gateway, "web app, on its machine": app}
 

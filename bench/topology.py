@@ -55,6 +55,14 @@ def gateway_ca_path() -> str:
     return posixpath.join(role_default("webapp", "webapp_config_dir"), internal["__webapp_ca_file"])
 
 
+def app_ca_path() -> str:
+    """Where the private_tls role keeps the CA of a web machine's TLS certificate (root-only)."""
+    private_tls_vars = ANSIBLE_DIR / "roles" / "private_tls" / "vars" / "main.yml"
+    internal = yaml.safe_load(private_tls_vars.read_text())
+    ca_dir = role_default("webapp", "webapp_tls_ca_dir")
+    return internal["__private_tls_ca_cert"].replace("{{ private_tls_ca_dir }}", ca_dir)
+
+
 @dataclass(frozen=True)
 class Machine:
     """One machine of the inventory and how to reach it."""

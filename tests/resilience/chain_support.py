@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bench import streams
-from bench.topology import Machine, SiteClient, Topology, role_default
+from bench.topology import Machine, SiteClient, Topology, app_ca_path, role_default
 
 T = TypeVar("T")
 
@@ -87,11 +87,15 @@ url = f"http://127.0.0.1:{sys.argv[1]}/sim/stats"
 print(urllib.request.urlopen(url, timeout=10).read().decode())
 """
 
+# The app's port speaks TLS; its certificate is checked against the machine's CA (CA_FILE).
 APP_PROBE = r"""
-import sys, urllib.error, urllib.request
+import ssl, sys, urllib.error, urllib.request
+port, path, ca_file = sys.argv[1:4]
+context = ssl.create_default_context(cafile=ca_file)
 try:
-    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=10) as r:
-        print(r.status)
+    url = f"https://127.0.0.1:{port}{path}"
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        print(response.status)
 except urllib.error.HTTPError as error:
     print(error.code)
 except OSError:
@@ -173,7 +177,7 @@ def sim_stats(topology: Topology) -> dict[str, Any]:
 def app_status(topology: Topology, machine: Machine, path: str) -> int:
     """HTTP status of the app on one web machine, asked on that machine's loopback."""
     port = str(role_default("webapp", "webapp_port"))
-    return int(topology.python(machine, APP_PROBE, port, path).strip())
+    return int(topology.python(machine, APP_PROBE, port, path, app_ca_path(), root=True).strip())
 
 
 def chain_target(topology: Topology, site: SiteClient, question: str) -> streams.Target:

@@ -1,10 +1,12 @@
 """A stand-in web machine for the HAProxy scenario: answers /healthz, can hold a request open.
 
 Every answer says which port served it and echoes the request headers, so tests can see where
-HAProxy sent a request and what it added on the way.
+HAProxy sent a request and what it added on the way. Given a certificate and a key, it speaks
+TLS only, as the real web machines do.
 """
 
 import json
+import ssl
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,8 +32,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """Serve on 127.0.0.1 at the port given as the only argument."""
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    """Serve on 127.0.0.1 at the port given first; over TLS if certificate and key paths follow."""
+    port, *cert_and_key = sys.argv[1:]
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+    if cert_and_key:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*cert_and_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -36,17 +36,34 @@ def admin(host, role_vars):
     return send
 
 
+def web_servers(admin) -> dict[str, dict[str, str]]:
+    """The servers of backend web as HAProxy's "show stat" reports them, by name."""
+    header, *lines = admin("show stat").splitlines()
+    columns = header.removeprefix("# ").split(",")
+    rows = [dict(zip(columns, line.split(","), strict=False)) for line in lines if line]
+    return {
+        row["svname"]: row
+        for row in rows
+        if row["pxname"] == "web" and row["svname"] not in ("FRONTEND", "BACKEND")
+    }
+
+
+def wait_for_status(admin, names: set[str], status: str) -> dict[str, dict[str, str]]:
+    """Wait until the named web servers all have this status (bounded); return their rows."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        servers = web_servers(admin)
+        if all(servers[name]["status"] == status for name in names):
+            return servers
+        time.sleep(0.5)
+    pytest.fail(f"{sorted(names)} never became {status} in HAProxy's health checks")
+
+
 @pytest.fixture(scope="module")
 def backends_up(admin, role_vars) -> None:
     """Wait until HAProxy's health checks see every fake web machine up (bounded)."""
-    deadline = time.monotonic() + 30
-    wanted = {server["name"] for server in role_vars["haproxy_backend_servers"]}
-    while time.monotonic() < deadline:
-        rows = [line.split(",") for line in admin("show stat").splitlines()]
-        if wanted <= {row[1] for row in rows if row[0] == "web" and row[17] == "UP"}:
-            return
-        time.sleep(0.5)
-    pytest.fail("the fake web machines never came up in HAProxy's health checks")
+    names = {server["name"] for server in role_vars["haproxy_backend_servers"]}
+    wait_for_status(admin, names, "UP")
 
 
 @pytest.fixture(scope="module")

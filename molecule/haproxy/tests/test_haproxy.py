@@ -1,10 +1,12 @@
 """HAProxy in front of two fake web machines: TLS, redirects, HSTS, balancing and headers."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROLE_DEFAULTS, backend_port
+from conftest import ROLE_DEFAULTS, backend_port, wait_for_status, web_servers
 
 DEFAULTS = yaml.safe_load(ROLE_DEFAULTS.read_text())
 PROFILE_CIPHERS = DEFAULTS["haproxy_ssl_ciphers"].split(":")
@@ -136,6 +138,57 @@ def test_forwarded_headers_reach_backend(curl, role_vars, backends_up, header, e
     _, _, body = curl("https://{name}/", "-H", f"{header}: spoofed.example")
     received = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
     assert received[header.lower()] == expected.format(name=role_vars["public_hostname"])
+
+
+def test_every_web_server_line_verifies_tls(host, role_vars):
+    """Every server of backend web speaks TLS, verifies against the CA file and checks the name."""
+    config = host.file(role_vars["haproxy_config_file"]).content_string
+    backend = config.partition("\nbackend web\n")[2].partition("\nbackend ")[0]
+    lines = [line.split() for line in backend.splitlines() if line.split()[:1] == ["server"]]
+    ca_file = role_vars["haproxy_backend_ca_file"]
+    assert {words[1]: " ".join(words[3:]) for words in lines} == {
+        server["name"]: f"ssl verify required ca-file {ca_file} verifyhost {server['name']}"
+        for server in role_vars["haproxy_backend_servers"]
+    }
+
+
+def test_backend_ca_file_holds_the_configured_ca(host, role_vars):
+    """The CA file HAProxy verifies with is the CA prepare.yml made, public and owned by root."""
+    ca_file = host.file(role_vars["haproxy_backend_ca_file"])
+    made = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "fake-web-ca.pem").read_text()
+    assert (ca_file.user, ca_file.group, ca_file.mode) == ("root", "haproxy", 0o644)
+    assert ca_file.content_string.strip() == made.strip()
+
+
+def test_health_checks_pass_over_verified_tls(admin, role_vars, backends_up):
+    """The fakes, which speak only TLS, pass HAProxy's HTTP health checks."""
+    servers = web_servers(admin)
+    names = [server["name"] for server in role_vars["haproxy_backend_servers"]]
+    assert {name: servers[name]["check_status"] for name in names} == dict.fromkeys(names, "L7OK")
+
+
+@pytest.fixture
+def moved_server(request, admin, role_vars, backends_up):
+    """Point the first web server at another TLS listener for one test, then back."""
+    server, other = role_vars["haproxy_backend_servers"][:2]
+    port = {
+        "untrusted-certificate": role_vars["fake_backend_untrusted_port"],
+        "certificate-for-another-name": other["port"],
+    }[request.param]
+    admin(f"set server web/{server['name']} addr {server['address']} port {port}")
+    yield server["name"]
+    admin(f"set server web/{server['name']} addr {server['address']} port {server['port']}")
+    wait_for_status(admin, {server["name"]}, "UP")
+
+
+@pytest.mark.parametrize(
+    "moved_server", ["untrusted-certificate", "certificate-for-another-name"], indirect=True
+)
+def test_unverified_web_server_is_taken_out(admin, moved_server):
+    """A server whose certificate is self-signed or names another server fails its checks at TLS."""
+    server = wait_for_status(admin, {moved_server}, "DOWN")[moved_server]
+    # L6: the TLS layer failed, not the TCP connection (L4) or the HTTP answer (L7).
+    assert server["check_status"].startswith("L6")
 
 
 def test_acme_challenge_routed_to_certbot(curl, role_vars):

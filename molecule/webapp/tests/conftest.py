@@ -13,17 +13,20 @@ ROLE = (
     / "infrastructure/ansible/roles/webapp"
 )
 
-# Runs on the instance: one HTTP request with the standard library (the VM has no curl), answered
-# as JSON so the tests see status, headers and body without parsing text.
+PRIVATE_TLS = ROLE.parent / "private_tls"
+
+# Runs on the instance: one HTTPS request with the standard library (the VM has no curl), trusting
+# the machine's private CA, answered as JSON so the tests see status, headers and body.
 _FETCH = """
-import json, sys, urllib.error, urllib.request
+import json, ssl, sys, urllib.error, urllib.request
 method, url, body, headers = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+tls = urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=sys.argv[5]))
 class Keep(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args):
         return None
 request = urllib.request.Request(url, data=body.encode() or None, method=method, headers=headers)
 try:
-    response = urllib.request.build_opener(Keep).open(request, timeout=10)
+    response = urllib.request.build_opener(Keep, tls).open(request, timeout=10)
 except urllib.error.HTTPError as error:
     response = error
 print(json.dumps({"status": response.status, "headers": dict(response.headers.items()),
@@ -41,26 +44,39 @@ def role_vars(host) -> dict[str, Any]:
 
 
 @pytest.fixture
+def app_origin(role_vars) -> str:
+    """The app's own address on the instance; its port speaks TLS."""
+    return f"https://127.0.0.1:{role_vars['webapp_port']}"
+
+
+@pytest.fixture
+def app_ca_cert(role_vars) -> str:
+    """The machine's private CA certificate, where private_tls writes it."""
+    ca_cert = yaml.safe_load((PRIVATE_TLS / "vars/main.yml").read_text())["__private_tls_ca_cert"]
+    return ca_cert.replace("{{ private_tls_ca_dir }}", role_vars["webapp_tls_ca_dir"])
+
+
+@pytest.fixture
 def container(host, role_vars) -> dict[str, Any]:
     """`docker inspect` of the web app container."""
     return json.loads(host.check_output(f"docker inspect {role_vars['webapp_container_name']}"))[0]
 
 
 @pytest.fixture
-def fetch(host, role_vars):
+def fetch(host, app_origin, app_ca_cert):
     """Make an HTTP request to the web app on the instance; returns status, headers and body."""
 
     def _fetch(
         path: str, method: str = "GET", body: str = "", headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{role_vars['webapp_port']}{path}"
         result = host.run(
-            "python3 -c %s %s %s %s %s",
+            "python3 -c %s %s %s %s %s %s",
             _FETCH,
             method,
-            url,
+            app_origin + path,
             body,
             json.dumps(headers or {}),
+            app_ca_cert,
         )
         assert result.rc == 0, result.stderr
         return json.loads(result.stdout)

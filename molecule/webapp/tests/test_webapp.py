@@ -15,10 +15,9 @@ SECURITY_HEADERS = [
 ]
 
 
-def login(fetch, role_vars, password: str) -> dict:
+def login(fetch, role_vars, origin: str, password: str) -> dict:
     """POST the login form as a browser on the load balancer's origin would."""
     user = role_vars["webapp_initial_users"][0]
-    origin = f"http://127.0.0.1:{role_vars['webapp_port']}"
     form = urllib.parse.urlencode({"username": user["username"], "password": password})
     headers = {"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"}
     return fetch("/login", method="POST", body=form, headers=headers)
@@ -82,16 +81,44 @@ def test_settings_reach_the_app(fetch, role_vars):
     assert fetch("/healthz")["headers"]["X-Served-By"] == role_vars["inventory_hostname"]
 
 
-def test_login_with_provisioned_user(fetch, role_vars):
+def test_login_with_provisioned_user(fetch, role_vars, app_origin):
     """The initial user can log in and gets a session cookie."""
-    response = login(fetch, role_vars, role_vars["webapp_initial_users"][0]["password"])
+    password = role_vars["webapp_initial_users"][0]["password"]
+    response = login(fetch, role_vars, app_origin, password)
     cookie = response["headers"].get("Set-Cookie", "")
     assert response["status"] == 303 and cookie.startswith("__Host-webui_session=")
 
 
-def test_login_with_wrong_password_refused(fetch, role_vars):
+def test_login_with_wrong_password_refused(fetch, role_vars, app_origin):
     """A wrong password is refused, so the previous test proves the provisioned password."""
-    assert login(fetch, role_vars, "not-the-password")["status"] == 401
+    assert login(fetch, role_vars, app_origin, "not-the-password")["status"] == 401
+
+
+def test_port_refuses_plain_http(host, role_vars):
+    """The port speaks TLS only: a plain HTTP request gets no answer from the app."""
+    probe = (
+        "import urllib.error, urllib.request\n"
+        "try:\n"
+        f"    print(urllib.request.urlopen('http://127.0.0.1:{role_vars['webapp_port']}/healthz',"
+        " timeout=10).status)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code)\n"
+        "except OSError:\n"
+        "    print(0)\n"
+    )
+    assert host.check_output("python3 -c %s", probe) != "200"
+
+
+def test_tls_keys_are_private(host, role_vars, container, app_ca_cert):
+    """The CA key is root's alone and never mounted; the server key is the container group's."""
+    ca_key = host.file(app_ca_cert.replace("ca.crt", "ca.key"))
+    assert (ca_key.user, ca_key.mode) == ("root", 0o600)
+    tls_dir = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_tls_dir']}"
+    server_key = host.file(f"{tls_dir}/server.key")
+    gid = int(container["Config"]["User"].split(":")[1])
+    assert (server_key.user, server_key.gid, server_key.mode) == ("root", gid, 0o640)
+    mounts = " ".join(m["Source"] for m in container["Mounts"])
+    assert role_vars["webapp_tls_ca_dir"] not in mounts
 
 
 def test_settings_file_is_private(host, role_vars, container):
