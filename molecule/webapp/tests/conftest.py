@@ -50,10 +50,25 @@ def app_origin(role_vars) -> str:
 
 
 @pytest.fixture
-def app_ca_cert(role_vars) -> str:
-    """The machine's private CA certificate, where private_tls writes it."""
-    ca_cert = yaml.safe_load((PRIVATE_TLS / "vars/main.yml").read_text())["__private_tls_ca_cert"]
-    return ca_cert.replace("{{ private_tls_ca_dir }}", role_vars["webapp_tls_ca_dir"])
+def app_tls_file(role_vars):
+    """Where private_tls wrote one of its files for the app (ca_cert, ca_key, server_key, ...)."""
+    internal = yaml.safe_load((PRIVATE_TLS / "vars/main.yml").read_text())
+    server_dir = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_tls_dir']}"
+
+    def _path(name: str) -> str:
+        return (
+            internal[f"__private_tls_{name}"]
+            .replace("{{ private_tls_ca_dir }}", role_vars["webapp_tls_ca_dir"])
+            .replace("{{ private_tls_dir }}", server_dir)
+        )
+
+    return _path
+
+
+@pytest.fixture
+def app_ca_cert(app_tls_file) -> str:
+    """The machine's private CA certificate, which the app's certificate chains to."""
+    return app_tls_file("ca_cert")
 
 
 @pytest.fixture

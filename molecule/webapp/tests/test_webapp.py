@@ -109,12 +109,11 @@ def test_port_refuses_plain_http(host, role_vars):
     assert host.check_output("python3 -c %s", probe) != "200"
 
 
-def test_tls_keys_are_private(host, role_vars, container, app_ca_cert):
+def test_tls_keys_are_private(host, role_vars, container, app_tls_file):
     """The CA key is root's alone and never mounted; the server key is the container group's."""
-    ca_key = host.file(app_ca_cert.replace("ca.crt", "ca.key"))
+    ca_key = host.file(app_tls_file("ca_key"))
     assert (ca_key.user, ca_key.mode) == ("root", 0o600)
-    tls_dir = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_tls_dir']}"
-    server_key = host.file(f"{tls_dir}/server.key")
+    server_key = host.file(app_tls_file("server_key"))
     gid = int(container["Config"]["User"].split(":")[1])
     assert (server_key.user, server_key.gid, server_key.mode) == ("root", gid, 0o640)
     mounts = " ".join(m["Source"] for m in container["Mounts"])
