@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,26 +221,32 @@ class Topology:
             probe.bind(("127.0.0.1", 0))
             local_port = probe.getsockname()[1]
         forward = f"127.0.0.1:{local_port}:127.0.0.1:{remote_port}"
-        process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
-            self.ssh_argv(machine, "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", local_port), timeout=1),
-                ):
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise TopologyError(f"tunnel to {machine.name}:{remote_port} did not open")
-                time.sleep(0.1)
-            yield local_port
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+        # ssh's messages go to a file: a pipe nobody reads fills up and blocks ssh for good.
+        with tempfile.TemporaryFile() as messages:
+            process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+                self.ssh_argv(machine, "-N", "-o", "ExitOnForwardFailure=yes", "-L", forward),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=messages,
+            )
+            try:
+                deadline = time.monotonic() + 15
+                while True:
+                    with (
+                        contextlib.suppress(OSError),
+                        socket.create_connection(("127.0.0.1", local_port), timeout=1),
+                    ):
+                        break
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        messages.seek(0)
+                        said = messages.read().decode(errors="replace").strip()
+                        raise TopologyError(
+                            f"tunnel to {machine.name}:{remote_port} did not open: {said}"
+                        )
+                    time.sleep(0.1)
+                yield local_port
+            finally:
+                stop_process(process)
 
     # --- HTTPS to HAProxy, by name --------------------------------------------------------
 
@@ -313,6 +320,16 @@ class SiteClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stop_process(process: subprocess.Popen[Any], grace_seconds: float = 10) -> None:
+    """End a process we started: SIGTERM, then SIGKILL if it is still there after the grace."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _inventory(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ certificate store; TLS errors are never ignored. Credentials: OLLAMA_QA_USERNAME
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+# bench/ sits at the repository root, outside the installed src/ packages; the tests that reach
+# machines over SSH use its topology helpers (SSH as Ansible does it, tunnels) rather than a copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 # bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
 # (inventory, SSH as Ansible does it, HTTPS by name) are defined there once.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import Topology, role_default
+from bench.topology import Topology, role_default, stop_process
 
 # Hypothesis keeps caches in ./.hypothesis by default; they belong outside the clone.
 set_hypothesis_home_dir(Path.home() / ".cache" / "ollama-qa" / "hypothesis")
@@ -182,8 +182,7 @@ def local_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         target.close()
     finally:
         for process in (app, sim):
-            process.terminate()
-            process.wait(timeout=10)
+            stop_process(process)
         for log in logs:
             log.close()
 
