@@ -1,26 +1,40 @@
-"""A graceful HAProxy reload in the middle of 50 answers cuts none of them.
+"""Graceful reloads in the middle of 50 answers cut none of them: HAProxy's, and the gateway's.
 
 Debian's unit runs HAProxy in master-worker mode; `systemctl reload` starts a new worker with
-the listening sockets handed over, and the old one finishes its open streams. The test checks
-that a new worker really took over, so a reload that silently did nothing cannot pass.
+the listening sockets handed over, and the old one finishes its open streams. The gateway's Apache
+reloads gracefully too: a child of the new generation starts in one of the ServerLimit slots kept
+for it while the old child finishes its streams. Each test checks that a new worker or child
+really took over, so a reload that silently did nothing cannot pass.
 """
 
-from chain_support import BackgroundStreams, chain_target, haproxy_sessions, wait_for
+import asyncio
+
+from chain_support import BackgroundStreams, chain_target, haproxy_sessions, sim_stats, wait_for
+
+from bench import streams
+from bench.topology import role_default
 
 STREAMS = 50
-# How the unit's main process (the master) lists its workers: the kernel's children file.
-WORKERS = (
-    'pid=$(systemctl show --property MainPID --value haproxy); cat "/proc/$pid/task/$pid/children"'
-)
 
 
-def _workers(topology) -> set[str]:
-    return set(topology.run(topology.lb, WORKERS).stdout.split())
+def _children(topology, machine, unit: str) -> set[str]:
+    """The processes a unit's main process has started (HAProxy's workers, Apache's children)."""
+    main = f"pid=$(systemctl show --property MainPID --value {unit}); "
+    return set(topology.run(machine, main + 'cat "/proc/$pid/task/$pid/children"').stdout.split())
+
+
+def _check(results: list[streams.StreamResult], tokens: int, what: str) -> None:
+    failed = [r.error for r in results if not r.ok]
+    # A cut shows as a connection ending mid-answer; an error line or status came from a later hop.
+    cut = [e for e in failed if e == "stream ended without a final line" or "Error" in e]
+    assert not cut, f"{len(cut)} of {len(results)} streams cut by {what}: {cut[:5]}"
+    assert not failed, f"{len(failed)} of {len(results)} streams failed (not cut): {failed[:5]}"
+    assert all(r.tokens == tokens for r in results), f"a stream lost tokens across {what}"
 
 
 def test_reload_cuts_no_stream(topology, site) -> None:
-    """50 streams in flight across a reload all end with their final line."""
-    before = _workers(topology)
+    """50 streams in flight across a HAProxy reload all end with their final line."""
+    before = _children(topology, topology.lb, "haproxy")
     background = BackgroundStreams(
         chain_target(topology, site, "[[sim:tokens=60]] [[sim:tps=10]] across a reload"),
         STREAMS,
@@ -38,11 +52,44 @@ def test_reload_cuts_no_stream(topology, site) -> None:
         results = background.result(120)
     finally:
         background.close()
-    after = _workers(topology)
+    after = _children(topology, topology.lb, "haproxy")
     assert after - before, f"no new HAProxy worker after the reload ({before} -> {after})"
-    failed = [r.error for r in results if not r.ok]
-    # A cut shows as a connection ending mid-answer; an error line or status came from a later hop.
-    cut = [e for e in failed if e == "stream ended without a final line" or "Error" in e]
-    assert not cut, f"{len(cut)} of {STREAMS} streams cut by the reload: {cut[:5]}"
-    assert not failed, f"{len(failed)} of {STREAMS} streams failed (not cut): {failed[:5]}"
-    assert all(r.tokens == 60 for r in results), "a stream lost tokens across the reload"
+    _check(results, 60, "the reload")
+
+
+def test_gateway_reloads_cut_no_stream(topology, site) -> None:
+    """50 streams at the model across back-to-back gateway reloads all end with their final line,
+    and a question asked after the reloads is answered while the old child still streams."""
+    reloads = int(role_default("llm_gateway", "llm_gateway_reload_generations"))
+    gpu = topology.llm
+    before = _children(topology, gpu, "apache2")
+    idle = sim_stats(topology)["active"]
+    background = BackgroundStreams(
+        chain_target(topology, site, "[[sim:tokens=100]] [[sim:tps=10]] across gateway reloads"),
+        STREAMS,
+        120,
+    )
+    try:
+        wait_for(
+            f"{STREAMS} streams at the model, through the gateway",
+            lambda: sim_stats(topology)["active"] - idle,
+            lambda n: n >= STREAMS,
+            30,
+        )
+        for _ in range(reloads):
+            topology.run(gpu, "systemctl reload apache2")
+        after = _children(topology, gpu, "apache2")
+        assert before & after, "the old gateway child is gone: its streams were cut"
+        assert after - before, f"no new gateway child after the reloads ({before} -> {after})"
+        newcomer = asyncio.run(
+            streams.run_streams(
+                chain_target(topology, site, "[[sim:tokens=5]] asked after gateway reloads"), 1, 30
+            )
+        )
+        in_flight = sim_stats(topology)["active"] - idle
+        results = background.result(150)
+    finally:
+        background.close()
+    _check(newcomer, 5, "the reloads (a new question)")
+    assert in_flight > 0, "the old streams ended before the new question: nothing was shown"
+    _check(results, 100, "the gateway reloads")
