@@ -12,7 +12,6 @@ import asyncio
 from chain_support import BackgroundStreams, chain_target, haproxy_sessions, sim_stats, wait_for
 
 from bench import streams
-from bench.topology import role_default
 
 STREAMS = 50
 
@@ -60,8 +59,8 @@ def test_reload_cuts_no_stream(topology, site) -> None:
 def test_gateway_reloads_cut_no_stream(topology, site) -> None:
     """50 streams at the model across back-to-back gateway reloads all end with their final line,
     and a question asked after the reloads is answered while the old child still streams."""
-    reloads = int(role_default("llm_gateway", "llm_gateway_reload_generations"))
     gpu = topology.llm
+    reloads = int(topology.var(gpu, "llm_gateway", "llm_gateway_reload_generations"))
     before = _children(topology, gpu, "apache2")
     idle = sim_stats(topology)["active"]
     background = BackgroundStreams(
