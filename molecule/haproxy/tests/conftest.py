@@ -41,11 +41,15 @@ def web_servers(admin) -> dict[str, dict[str, str]]:
     header, *lines = admin("show stat").splitlines()
     columns = header.removeprefix("# ").split(",")
     rows = [dict(zip(columns, line.split(","), strict=False)) for line in lines if line]
-    return {
+    servers = {
         row["svname"]: row
         for row in rows
         if row["pxname"] == "web" and row["svname"] not in ("FRONTEND", "BACKEND")
     }
+    for row in servers.values():
+        # HAProxy marks the last check's status with "* " while the next check is running.
+        row["check_status"] = row["check_status"].removeprefix("* ")
+    return servers
 
 
 def wait_for_status(admin, names: set[str], status: str) -> dict[str, dict[str, str]]:
