@@ -194,6 +194,16 @@ def chain_target(topology: Topology, site: SiteClient, question: str) -> streams
     )
 
 
+def check_complete(results: list[streams.StreamResult], tokens: int, what: str) -> None:
+    """Every stream ended with its final line and all its tokens; a cut one is named as such."""
+    failed = [r.error for r in results if not r.ok]
+    # A cut shows as a connection ending mid-answer; an error line or status came from a later hop.
+    cut = [e for e in failed if e == "stream ended without a final line" or "Error" in e]
+    assert not cut, f"{len(cut)} of {len(results)} streams cut by {what}: {cut[:5]}"
+    assert not failed, f"{len(failed)} of {len(results)} streams failed (not cut): {failed[:5]}"
+    assert all(r.tokens == tokens for r in results), f"a stream lost tokens across {what}"
+
+
 class BackgroundStreams:
     """Streams running on their own event loop thread while the test does something else."""
 

@@ -5,6 +5,8 @@ test leaves the topology as it found it. Streams are driven with the benchmark's
 (bench/streams.py), which timestamps every read; remote state is read over SSH as Ansible does.
 """
 
+import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 # bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
 # (inventory, SSH as Ansible does it, HTTPS by name) and the stream client are defined there once.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import SiteClient, Topology
+from bench.topology import LOCAL_STATE_DIR, REPO_ROOT, SiteClient, Topology
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,21 @@ def site(topology: Topology) -> Iterator[SiteClient]:
     with topology.client() as client:
         client.login()
         yield client
+
+
+@pytest.fixture(scope="session")
+def converge(topology: Topology) -> list[str]:
+    """The command that runs site.yml on the deployment under test; arguments go after it.
+
+    The local topology has scripts/converge.sh; for another inventory, OLLAMA_QA_CONVERGE is the
+    operator's own command (inventory, vars and vault included).
+    """
+    command = os.environ.get("OLLAMA_QA_CONVERGE")
+    if command:
+        return shlex.split(command)
+    if topology.inventory_file.resolve() == (LOCAL_STATE_DIR / "inventory.yml").resolve():
+        return [str(REPO_ROOT / "scripts" / "converge.sh")]
+    pytest.fail(
+        f"set OLLAMA_QA_CONVERGE to the command that runs site.yml on {topology.inventory_file} "
+        "(for example: ansible-playbook -i inventory.yml -e @vars.yml site.yml)"
+    )
