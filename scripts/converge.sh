@@ -7,7 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-ANSIBLE_CONFIG="$REPO_ROOT/infrastructure/ansible/ansible.cfg" \
+exec env ANSIBLE_CONFIG="$REPO_ROOT/infrastructure/ansible/ansible.cfg" \
   "$TOOLS_VENV/bin/ansible-playbook" \
   -i "$STATE_DIR/inventory.yml" \
   -e "@$REPO_ROOT/infrastructure/ansible/environments/local.yml" \

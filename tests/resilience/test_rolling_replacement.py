@@ -1,10 +1,12 @@
-"""A converge that restarts the app on every web machine cuts no answer and refuses no question.
+"""Converges that replace the app's container on every web machine cut no answer and refuse no
+question.
 
-site.yml runs the web machines one at a time. Before restarting the app on one, the webapp role
-drains it in HAProxy (haproxy-server drain: no new question goes to it, and the answers it is
-streaming run to their end), then puts it back once HAProxy's checks pass, and only then moves
-on. Questions keep coming through the whole converge, so every machine is drained while it
-streams answers.
+site.yml runs the web machines one at a time. Before the app's container stops (re-created for a
+new image tag or option, restarted for new settings), the webapp role drains the machine in
+HAProxy (haproxy-server drain: no new question goes to it, and the answers it is streaming run to
+their end), then puts it back once HAProxy's checks pass, and only then moves on. The test runs
+two converges under a steady flow of questions: one with another container option (a
+re-creation) and webapp_restart (a restart), then one that puts the option back.
 """
 
 import asyncio
@@ -12,6 +14,7 @@ import subprocess
 import threading
 from datetime import datetime
 
+import pytest
 from chain_support import chain_target, check_complete
 
 from bench import streams
@@ -47,38 +50,49 @@ def _ask_until(target: streams.Target, stop: threading.Event, results: list) -> 
     asyncio.run(all_askers())
 
 
-def test_rolling_restart_cuts_no_answer(topology, site, converge) -> None:
-    """Every question asked while a converge restarts each web machine's app gets its whole
-    answer, and each machine answers again after its restart."""
+# Two converges of a few minutes each, each bounded by CONVERGE_SECONDS.
+@pytest.mark.timeout(2 * CONVERGE_SECONDS + 300)
+def test_rolling_replacement_cuts_no_answer(topology, site, converge) -> None:
+    """Every question asked while two converges replace each web machine's container gets its
+    whole answer, and each machine answers again afterwards."""
     target = chain_target(topology, site, QUESTION)
+    pids_limit = int(topology.var(topology.web[0], "webapp", "webapp_pids_limit"))
+    changes = [
+        ["-e", f"webapp_pids_limit={pids_limit + 1}", "-e", "webapp_restart=true"],
+        ["-e", f"webapp_pids_limit={pids_limit}"],
+    ]
     before = {m.name: _started_ns(topology, m) for m in topology.web}
     results: list[streams.StreamResult] = []
     stop = threading.Event()
     asking = threading.Thread(target=_ask_until, args=(target, stop, results), daemon=True)
     asking.start()
     try:
-        run = subprocess.run(
-            [*converge, "--limit", "llm,web", "-e", "webapp_restart=true"],
-            capture_output=True,
-            text=True,
-            timeout=CONVERGE_SECONDS,
-            check=False,
-        )
+        runs = [
+            subprocess.run(
+                [*converge, "--limit", "llm,web", *change],
+                capture_output=True,
+                text=True,
+                timeout=CONVERGE_SECONDS,
+                check=False,
+            )
+            for change in changes
+        ]
     finally:
         stop.set()
         asking.join(90)
-    assert not asking.is_alive(), "questions were still running 90 s after the converge"
-    assert run.returncode == 0, f"the converge failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    assert not asking.is_alive(), "questions were still running 90 s after the converges"
+    for run in runs:
+        assert run.returncode == 0, f"converge failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
 
     after = {m.name: _started_ns(topology, m) for m in topology.web}
     assert all(after[n] > before[n] for n in before), f"not every app restarted: {before} {after}"
     assert len(results) >= ASKERS * len(topology.web), f"only {len(results)} questions asked"
-    check_complete(results, TOKENS, "the rolling restart")
+    check_complete(results, TOKENS, "the rolling replacement")
 
     # Back in the load balancer: with both idle, leastconn gives each machine some of these.
     results += asyncio.run(streams.run_streams(target, ASKERS, 60))
-    check_complete(results, TOKENS, "the rolling restart (questions after it)")
+    check_complete(results, TOKENS, "the rolling replacement (questions after it)")
     for name, started in after.items():
         assert any(r.served_by == name and r.sent_ns > started for r in results), (
-            f"{name} answered no question after its restart: it was not put back"
+            f"{name} answered no question after its last start: it was not put back"
         )
