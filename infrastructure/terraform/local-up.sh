@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Creates the local topology (systemd "VM" containers lb, web1..N, gpu and a Pebble ACME server on
-# one Docker network) and writes STATE_DIR/inventory.yml for Ansible. Everything it generates (SSH
-# key, Pebble's HTTPS CA and certificate, Terraform state) lives in STATE_DIR, never in the clone.
+# Creates the local topology (systemd "VM" containers lb, web1..N, llm1..N and a Pebble ACME
+# server on one Docker network) and writes STATE_DIR/inventory.yml for Ansible. Everything it
+# generates (SSH key, Pebble's HTTPS CA and certificate, Terraform state) lives in STATE_DIR, never
+# in the clone.
 #
 #   local-up.sh STATE_DIR
 #
 # Settings (environment): OLLAMA_QA_LOCAL_PREFIX (container/network name prefix, ollama-qa-local),
-# OLLAMA_QA_LOCAL_SUBNET (172.30.57.0/24), OLLAMA_QA_WEB_COUNT (2). They are fixed at the first
-# `up` of a STATE_DIR, so that local-down.sh always removes what was created.
+# OLLAMA_QA_LOCAL_SUBNET (172.30.57.0/24), OLLAMA_QA_WEB_COUNT (2), OLLAMA_QA_LLM_INSTALL_METHODS
+# (one ollama_install_method per LLM machine, comma-separated, e.g. binary,simulator; unset takes
+# the llm_machines default of environments/local). They are fixed at the first `up` of a
+# STATE_DIR, so that local-down.sh always removes what was created.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -66,6 +69,10 @@ ensure_tfvars() {
 import json, os, sys
 path, vm_image, acme_image, state, acme_hostname = sys.argv[1:]
 previous = json.load(open(path)) if os.path.exists(path) else {}
+methods = os.environ.get("OLLAMA_QA_LLM_INSTALL_METHODS", "").strip()
+llm_machines = previous.get("llm_machines") or (
+    [{"install_method": method.strip()} for method in methods.split(",")] if methods else None
+)
 settings = {
     "name_prefix": previous.get("name_prefix") or os.environ.get("OLLAMA_QA_LOCAL_PREFIX", "ollama-qa-local"),
     "subnet_cidr": previous.get("subnet_cidr") or os.environ.get("OLLAMA_QA_LOCAL_SUBNET", "172.30.57.0/24"),
@@ -79,6 +86,9 @@ settings = {
     "acme_private_key_file": f"{state}/acme/key.pem",
     "acme_ca_file": f"{state}/acme/ca.pem",
 }
+# Left out, environments/local's own default applies: the default is defined there only.
+if llm_machines is not None:
+    settings["llm_machines"] = llm_machines
 with open(path, "w") as handle:
     json.dump(settings, handle, indent=2)
 EOF
@@ -128,7 +138,7 @@ main() {
 
   # shellcheck disable=SC2046  # one address per word is what wait_for_ssh takes
   wait_for_ssh $(terraform -chdir="$env_dir" output -json addresses |
-    python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["lb"], *a["web"], a["llm"])')
+    python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["lb"], *a["web"], *a["llm"])')
   fetch_acme_root "$(terraform -chdir="$env_dir" output -json addresses | python3 -c 'import json, sys; print(json.load(sys.stdin)["acme"])')"
   terraform -chdir="$env_dir" output -raw ansible_inventory >"$state/inventory.yml.tmp"
   mv "$state/inventory.yml.tmp" "$state/inventory.yml"

@@ -20,6 +20,9 @@ import tftest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_ROOT = REPO_ROOT / "infrastructure" / "terraform"
 PREFIX = "tfqa"
+# Two LLM machines with different install methods: the smallest topology in which the llm group
+# holds several hosts and each carries its own method.
+LLM_INSTALL_METHODS = ("binary", "simulator")
 
 
 def run(*command: str | Path) -> str:
@@ -85,7 +88,7 @@ def openstack_inventory(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[s
 def local_topology(
     tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]
 ) -> Iterator[Path]:
-    """A real, minimal local topology (lb, 2 web, gpu, acme) owned by this run; destroyed after."""
+    """A real, minimal local topology (lb, 2 web, 2 llm, acme), destroyed after this run."""
     state = tmp_path_factory.mktemp("local-state")
     prefix = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
     env = {
@@ -93,6 +96,7 @@ def local_topology(
         "OLLAMA_QA_LOCAL_PREFIX": prefix,
         "OLLAMA_QA_LOCAL_SUBNET": free_subnet(),
         "OLLAMA_QA_WEB_COUNT": "2",
+        "OLLAMA_QA_LLM_INSTALL_METHODS": ",".join(LLM_INSTALL_METHODS),
     }
     try:
         subprocess.run([TERRAFORM_ROOT / "local-up.sh", state], check=True, env=env, timeout=1200)

@@ -15,11 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run
+from conftest import LLM_INSTALL_METHODS, run
 
-GROUPS = {"lb": 1, "llm": 1}
-MIN_WEB = 2
+GROUPS = {"lb": 1}
+MIN_HOSTS = {"web": 2, "llm": 1}
 HOST_VARS = {"ansible_host", "private_address"}
+# Host variables only some hosts carry: each local LLM machine names how Ollama gets onto it,
+# where OpenStack leaves that to the ollama role's default.
+PER_HOST_VARS = {"ollama_install_method"}
 ALL_VARS = {
     "ansible_user",
     "ansible_ssh_private_key_file",
@@ -47,8 +50,9 @@ def shape(inventory: dict) -> tuple[frozenset[str], frozenset[str]]:
     """Group names and the variable names every host carries: what both environments share."""
     hostvars = inventory["_meta"]["hostvars"]
     groups = frozenset(name for name in inventory["all"]["children"] if name != "ungrouped")
-    names = frozenset.intersection(*(frozenset(variables) for variables in hostvars.values()))
-    union = frozenset.union(*(frozenset(variables) for variables in hostvars.values()))
+    common = [frozenset(variables) - PER_HOST_VARS for variables in hostvars.values()]
+    names = frozenset.intersection(*common)
+    union = frozenset.union(*common)
     assert names == union, f"hosts carry different variables: {sorted(union - names)}"
     return groups, names
 
@@ -64,11 +68,20 @@ def inventory(request: pytest.FixtureRequest) -> tuple[str, dict]:
 
 
 def test_groups_have_the_contracted_sizes(inventory: tuple[str, dict]) -> None:
-    """lb and llm hold one host each and web at least two."""
+    """lb holds one host, web at least two and llm at least one."""
     _, parsed = inventory
     for group, size in GROUPS.items():
         assert len(parsed[group]["hosts"]) == size, group
-    assert len(parsed["web"]["hosts"]) >= MIN_WEB
+    for group, size in MIN_HOSTS.items():
+        assert len(parsed[group]["hosts"]) >= size, group
+
+
+def test_every_llm_host_has_a_private_address(inventory: tuple[str, dict]) -> None:
+    """The web machines reach each LLM machine's gateway at its private address."""
+    _, parsed = inventory
+    hostvars = parsed["_meta"]["hostvars"]
+    for host in parsed["llm"]["hosts"]:
+        assert hostvars[host].get("private_address"), host
 
 
 def test_every_host_has_the_contracted_variables(inventory: tuple[str, dict]) -> None:
@@ -87,6 +100,23 @@ def test_all_group_values_follow_the_contract(inventory: tuple[str, dict]) -> No
         assert variables["ollama_qa_environment"] == environment, host
         assert variables["acme_directory_url"].startswith("https://"), host
         assert isinstance(variables["admin_cidrs"], list) and variables["admin_cidrs"], host
+
+
+def test_local_llm_hosts_carry_their_install_method(local_topology: Path) -> None:
+    """llm1..N carry the ollama_install_method asked for each, in order, and no other host does."""
+    parsed = listed(local_topology / "inventory.yml")
+    hostvars = parsed["_meta"]["hostvars"]
+    prefix = json.loads((local_topology / "terraform.tfvars.json").read_text())["name_prefix"]
+    expected = {
+        f"{prefix}-llm{index}": method for index, method in enumerate(LLM_INSTALL_METHODS, 1)
+    }
+    carrying = {
+        host: variables["ollama_install_method"]
+        for host, variables in hostvars.items()
+        if "ollama_install_method" in variables
+    }
+    assert carrying == expected
+    assert sorted(parsed["llm"]["hosts"]) == sorted(expected)
 
 
 def test_private_addresses_are_distinct_in_local(local_topology: Path) -> None:

@@ -118,10 +118,11 @@ module "inventory" {
     private_address = local.machines[name].address
     ssh_args        = local.ssh_args
   }]
-  llm = {
-    name            = local.gpu_name
-    ansible_host    = local.machines[local.gpu_name].address
-    private_address = local.machines[local.gpu_name].address
+  llm = [for index, name in local.llm_names : {
+    name            = name
+    ansible_host    = local.machines[name].address
+    private_address = local.machines[name].address
     ssh_args        = local.ssh_args
-  }
+    host_vars       = { ollama_install_method = var.llm_machines[index].install_method }
+  }]
 }

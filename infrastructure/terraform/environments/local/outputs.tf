@@ -3,7 +3,7 @@ output "addresses" {
   value = {
     lb   = local.machines[local.lb_name].address
     web  = [for name in local.web_names : local.machines[name].address]
-    llm  = local.machines[local.gpu_name].address
+    llm  = [for name in local.llm_names : local.machines[name].address]
     acme = local.acme_address
   }
 }

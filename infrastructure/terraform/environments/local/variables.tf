@@ -31,6 +31,28 @@ variable "web_count" {
   }
 }
 
+variable "llm_machines" {
+  type = list(object({
+    install_method = string
+  }))
+  description = "The LLM machines llm1..N in order, each with the ollama_install_method Ansible uses on it: binary (Ollama built from source by infrastructure/ollama/build.sh), release (the upstream build) or simulator."
+  default = [
+    { install_method = "binary" },
+    { install_method = "binary" },
+    { install_method = "simulator" },
+  ]
+
+  validation {
+    condition     = length(var.llm_machines) >= 1 && length(var.llm_machines) <= 90
+    error_message = "llm_machines must list from 1 to 90 machines (their addresses .11 to .100 end below the web machines' .101)."
+  }
+
+  validation {
+    condition     = alltrue([for machine in var.llm_machines : contains(["binary", "simulator", "release"], machine.install_method)])
+    error_message = "Every install_method must be \"binary\", \"simulator\" or \"release\"."
+  }
+}
+
 variable "vm_image" {
   type        = string
   description = "Tag of the systemd \"VM\" image (infrastructure/images/build.sh vm)."

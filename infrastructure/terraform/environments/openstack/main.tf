@@ -22,8 +22,9 @@ module "compute" {
 
   name_prefix           = var.name_prefix
   image_name            = var.image_name
-  flavors               = { lb = var.lb_flavor, web = var.web_flavor, gpu = var.gpu_flavor }
+  flavors               = { lb = var.lb_flavor, web = var.web_flavor, llm = var.llm_flavor }
   web_count             = var.web_count
+  llm_count             = var.llm_count
   ssh_public_key_file   = var.ssh_public_key_file
   network_id            = module.network.network_id
   subnet_id             = module.network.subnet_id
@@ -54,10 +55,10 @@ module "inventory" {
     private_address = machine.private_address
     ssh_args        = local.jump
   }]
-  llm = {
-    name            = module.compute.gpu.name
-    ansible_host    = module.compute.gpu.private_address
-    private_address = module.compute.gpu.private_address
+  llm = [for machine in module.compute.llm : {
+    name            = machine.name
+    ansible_host    = machine.private_address
+    private_address = machine.private_address
     ssh_args        = local.jump
-  }
+  }]
 }

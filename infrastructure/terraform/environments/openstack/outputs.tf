@@ -3,7 +3,7 @@ output "addresses" {
   value = {
     lb  = module.compute.lb
     web = module.compute.web
-    llm = module.compute.gpu
+    llm = module.compute.llm
   }
 }
 

@@ -66,13 +66,13 @@ variable "web_flavor" {
   }
 }
 
-variable "gpu_flavor" {
+variable "llm_flavor" {
   type        = string
-  description = "Flavor of the GPU machine; its GPU's memory decides which models fit."
+  description = "Flavor of each LLM machine; its GPU's memory decides which models fit."
 
   validation {
-    condition     = trimspace(var.gpu_flavor) != ""
-    error_message = "gpu_flavor must not be empty."
+    condition     = trimspace(var.llm_flavor) != ""
+    error_message = "llm_flavor must not be empty."
   }
 }
 
@@ -84,6 +84,17 @@ variable "web_count" {
   validation {
     condition     = var.web_count >= 2 && floor(var.web_count) == var.web_count
     error_message = "web_count must be a whole number of at least 2."
+  }
+}
+
+variable "llm_count" {
+  type        = number
+  description = "Number of LLM machines, each running Ollama behind its own gateway."
+  default     = 1
+
+  validation {
+    condition     = var.llm_count >= 1 && floor(var.llm_count) == var.llm_count
+    error_message = "llm_count must be a whole number of at least 1."
   }
 }
 

@@ -15,15 +15,15 @@ output "web" {
   }]
 }
 
-output "gpu" {
-  description = "The GPU machine: name and private address."
-  value = {
-    name            = "${var.name_prefix}-gpu"
-    private_address = openstack_networking_port_v2.machine["${var.name_prefix}-gpu"].all_fixed_ips[0]
-  }
+output "llm" {
+  description = "The LLM machines in order: name and private address."
+  value = [for name in local.llm_names : {
+    name            = name
+    private_address = openstack_networking_port_v2.machine[name].all_fixed_ips[0]
+  }]
 }
 
 output "roles" {
-  description = "Role of every machine, keyed by name (lb, web or gpu)."
+  description = "Role of every machine, keyed by name (lb, web or llm)."
   value       = local.machines
 }

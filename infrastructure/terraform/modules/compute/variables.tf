@@ -22,13 +22,13 @@ variable "flavors" {
   type = object({
     lb  = string
     web = string
-    gpu = string
+    llm = string
   })
-  description = "Nova flavor per role; the gpu one must carry a GPU the NVIDIA driver supports."
+  description = "Nova flavor per role; the llm one must carry a GPU the NVIDIA driver supports."
 
   validation {
     condition     = alltrue([for flavor in values(var.flavors) : trimspace(flavor) != ""])
-    error_message = "Every flavor (lb, web, gpu) must be a non-empty flavor name."
+    error_message = "Every flavor (lb, web, llm) must be a non-empty flavor name."
   }
 }
 
@@ -39,6 +39,16 @@ variable "web_count" {
   validation {
     condition     = var.web_count >= 2 && floor(var.web_count) == var.web_count
     error_message = "web_count must be a whole number of at least 2, so that one machine can fail."
+  }
+}
+
+variable "llm_count" {
+  type        = number
+  description = "Number of LLM machines, each running Ollama behind its own gateway."
+
+  validation {
+    condition     = var.llm_count >= 1 && floor(var.llm_count) == var.llm_count
+    error_message = "llm_count must be a whole number of at least 1."
   }
 }
 
@@ -66,7 +76,7 @@ variable "security_group_ids" {
   type = object({
     lb  = string
     web = string
-    gpu = string
+    llm = string
   })
   description = "Security group ID per role, from the security_groups module."
 }

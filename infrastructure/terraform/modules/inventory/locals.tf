@@ -1,10 +1,13 @@
 locals {
+  # Every host entry carries these; a host's own host_vars may add to them, never replace them.
+  entry_vars = ["ansible_host", "private_address", "ansible_ssh_common_args"]
+
   # One host entry shape for every group, so both environments produce the same variable names.
-  host_vars = { for host in concat([var.lb], var.web, [var.llm]) : host.name => {
+  host_vars = { for host in concat([var.lb], var.web, var.llm) : host.name => merge(host.host_vars, {
     ansible_host            = host.ansible_host
     private_address         = host.private_address
     ansible_ssh_common_args = host.ssh_args
-  } }
+  }) }
 
   inventory = {
     all = {
@@ -21,7 +24,7 @@ locals {
       children = {
         lb  = { hosts = { (var.lb.name) = local.host_vars[var.lb.name] } }
         web = { hosts = { for host in var.web : host.name => local.host_vars[host.name] } }
-        llm = { hosts = { (var.llm.name) = local.host_vars[var.llm.name] } }
+        llm = { hosts = { for host in var.llm : host.name => local.host_vars[host.name] } }
       }
     }
   }

@@ -14,8 +14,14 @@ variable "lb" {
     ansible_host    = string
     private_address = string
     ssh_args        = string
+    host_vars       = optional(map(string), {})
   })
-  description = "The load balancer: the address Ansible connects to, the address other machines use, and extra SSH options."
+  description = "The load balancer: the address Ansible connects to, the address other machines use, extra SSH options, and extra host variables."
+
+  validation {
+    condition     = length(setintersection(keys(var.lb.host_vars), local.entry_vars)) == 0
+    error_message = "host_vars must not set ansible_host, private_address or ansible_ssh_common_args: the other attributes do."
+  }
 }
 
 variable "web" {
@@ -24,23 +30,40 @@ variable "web" {
     ansible_host    = string
     private_address = string
     ssh_args        = string
+    host_vars       = optional(map(string), {})
   }))
-  description = "The web machines, in order."
+  description = "The web machines, in order, with the same attributes as lb."
 
   validation {
     condition     = length(var.web) >= 2
     error_message = "The inventory needs at least 2 web machines."
   }
+
+  validation {
+    condition     = alltrue([for host in var.web : length(setintersection(keys(host.host_vars), local.entry_vars)) == 0])
+    error_message = "host_vars must not set ansible_host, private_address or ansible_ssh_common_args: the other attributes do."
+  }
 }
 
 variable "llm" {
-  type = object({
+  type = list(object({
     name            = string
     ansible_host    = string
     private_address = string
     ssh_args        = string
-  })
-  description = "The GPU machine that runs Ollama behind the gateway."
+    host_vars       = optional(map(string), {})
+  }))
+  description = "The LLM machines (Ollama behind its gateway), in order, with the same attributes as lb; host_vars carries per-machine settings such as ollama_install_method."
+
+  validation {
+    condition     = length(var.llm) >= 1
+    error_message = "The inventory needs at least 1 LLM machine."
+  }
+
+  validation {
+    condition     = alltrue([for host in var.llm : length(setintersection(keys(host.host_vars), local.entry_vars)) == 0])
+    error_message = "host_vars must not set ansible_host, private_address or ansible_ssh_common_args: the other attributes do."
+  }
 }
 
 variable "ssh_private_key_file" {

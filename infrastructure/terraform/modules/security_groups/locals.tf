@@ -1,5 +1,5 @@
 locals {
-  roles = ["lb", "web", "gpu"]
+  roles = ["lb", "web", "llm"]
 
   # Ollama's own port (11434) appears nowhere below: it listens on loopback and no group admits it.
   world_rules = merge([for port in var.public_ports : {
@@ -21,6 +21,6 @@ locals {
   # Rules whose source is another group rather than an address range.
   group_rules = {
     "web-app-from-lb"      = { group = "web", port = var.web_app_port, from = "lb" }
-    "gpu-gateway-from-web" = { group = "gpu", port = var.gateway_port, from = "web" }
+    "llm-gateway-from-web" = { group = "llm", port = var.gateway_port, from = "web" }
   }
 }

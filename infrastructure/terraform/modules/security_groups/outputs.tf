@@ -1,4 +1,4 @@
 output "ids" {
-  description = "Security group ID per role (lb, web, gpu)."
+  description = "Security group ID per role (lb, web, llm)."
   value       = { for role, group in openstack_networking_secgroup_v2.role : role => group.id }
 }

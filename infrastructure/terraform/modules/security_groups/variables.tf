@@ -47,7 +47,7 @@ variable "web_app_port" {
 
 variable "gateway_port" {
   type        = number
-  description = "TCP port of the authenticating TLS gateway on the GPU machine; the same as the llm_gateway role's default."
+  description = "TCP port of the authenticating TLS gateway on the LLM machines; the same as the llm_gateway role's default."
   default     = 8443
 
   validation {

@@ -1,5 +1,6 @@
 # The local topology's plan with a mocked Docker: machines per role, VM settings without
-# --privileged, and the same inventory contract as OpenStack. tests/terraform applies it for real.
+# --privileged, each LLM machine's install method, and the same inventory contract as OpenStack.
+# tests/terraform applies it for real.
 
 mock_provider "docker" {}
 
@@ -20,13 +21,66 @@ variables {
 
 run "machines_per_role" {
   assert {
-    condition     = length([for name, machine in local.machines : name if machine.role == "web"]) == 3 && length(local.machines) == 5
-    error_message = "One lb, web_count web machines and one gpu."
+    condition     = length([for name, machine in local.machines : name if machine.role == "web"]) == 3 && length(local.machines) == 7
+    error_message = "One lb, web_count web machines and one LLM machine per llm_machines entry (3 by default)."
   }
 
   assert {
-    condition     = output.addresses == { lb = "172.30.99.10", web = ["172.30.99.101", "172.30.99.102", "172.30.99.103"], llm = "172.30.99.11", acme = "172.30.99.5" }
+    condition     = sort([for name, machine in local.machines : name if machine.role == "llm"]) == tolist(["qa-mock-llm1", "qa-mock-llm2", "qa-mock-llm3"])
+    error_message = "The LLM machines must be named <prefix>-llm1..N."
+  }
+
+  assert {
+    condition = output.addresses == {
+      lb   = "172.30.99.10"
+      web  = ["172.30.99.101", "172.30.99.102", "172.30.99.103"]
+      llm  = ["172.30.99.11", "172.30.99.12", "172.30.99.13"]
+      acme = "172.30.99.5"
+    }
     error_message = "Machines must get their fixed addresses."
+  }
+}
+
+run "each_llm_machine_gets_its_install_method" {
+  assert {
+    condition = {
+      for name, host in yamldecode(output.ansible_inventory).all.children.llm.hosts : name => host.ollama_install_method
+      } == {
+      "qa-mock-llm1" = "binary"
+      "qa-mock-llm2" = "binary"
+      "qa-mock-llm3" = "simulator"
+    }
+    error_message = "By default llm1 and llm2 install Ollama built from source and llm3 the simulator."
+  }
+
+  assert {
+    condition = alltrue([for group in ["lb", "web"] : alltrue([
+      for host in values(yamldecode(output.ansible_inventory).all.children[group].hosts) : !contains(keys(host), "ollama_install_method")
+    ])])
+    error_message = "Only LLM machines carry ollama_install_method."
+  }
+}
+
+run "one_llm_machine" {
+  variables {
+    llm_machines = [{ install_method = "release" }]
+  }
+
+  assert {
+    condition     = output.addresses.llm == ["172.30.99.11"] && length(local.machines) == 5
+    error_message = "A single LLM machine keeps the address .11."
+  }
+
+  assert {
+    condition = yamldecode(output.ansible_inventory).all.children.llm.hosts == {
+      "qa-mock-llm1" = {
+        ansible_host            = "172.30.99.11"
+        private_address         = "172.30.99.11"
+        ansible_ssh_common_args = local.ssh_args
+        ollama_install_method   = "release"
+      }
+    }
+    error_message = "The llm group must hold exactly llm1 with its install method."
   }
 }
 
@@ -70,6 +124,26 @@ run "one_web_machine_is_refused" {
   }
 
   expect_failures = [var.web_count]
+}
+
+run "no_llm_machine_is_refused" {
+  command = plan
+
+  variables {
+    llm_machines = []
+  }
+
+  expect_failures = [var.llm_machines]
+}
+
+run "unknown_install_method_is_refused" {
+  command = plan
+
+  variables {
+    llm_machines = [{ install_method = "binary" }, { install_method = "gpu" }]
+  }
+
+  expect_failures = [var.llm_machines]
 }
 
 run "relative_acme_key_path_is_refused" {

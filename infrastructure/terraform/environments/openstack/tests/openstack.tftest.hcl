@@ -26,8 +26,9 @@ variables {
   image_name            = "debian-12"
   lb_flavor             = "m1.small"
   web_flavor            = "m1.medium"
-  gpu_flavor            = "g1.gpu"
+  llm_flavor            = "g1.gpu"
   web_count             = 3
+  llm_count             = 2
   admin_cidrs           = ["203.0.113.7/32"]
   ssh_public_key_file   = "../../testdata/fixture_key.pub"
   ssh_private_key_file  = "/home/operator/.ssh/ollama-qa"
@@ -38,6 +39,16 @@ run "machines_per_role" {
   assert {
     condition     = length(output.addresses.web) == 3
     error_message = "web_count = 3 must create 3 web machines."
+  }
+
+  assert {
+    condition     = [for machine in output.addresses.llm : machine.name] == ["ollama-qa-llm1", "ollama-qa-llm2"]
+    error_message = "llm_count = 2 must create 2 LLM machines, named <prefix>-llm1 and -llm2."
+  }
+
+  assert {
+    condition     = sort([for name, role in module.compute.roles : name if role == "llm"]) == tolist(["ollama-qa-llm1", "ollama-qa-llm2"])
+    error_message = "The LLM machines must be the only machines of role llm."
   }
 
   assert {
@@ -58,8 +69,13 @@ run "inventory_contract" {
   }
 
   assert {
-    condition     = length(yamldecode(output.ansible_inventory).all.children.lb.hosts) == 1 && length(yamldecode(output.ansible_inventory).all.children.llm.hosts) == 1 && length(yamldecode(output.ansible_inventory).all.children.web.hosts) == 3
-    error_message = "lb and llm must hold one host each and web every web machine."
+    condition     = length(yamldecode(output.ansible_inventory).all.children.lb.hosts) == 1 && length(yamldecode(output.ansible_inventory).all.children.web.hosts) == 3
+    error_message = "lb must hold one host and web every web machine."
+  }
+
+  assert {
+    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children.llm.hosts)) == tolist(["ollama-qa-llm1", "ollama-qa-llm2"])
+    error_message = "llm must hold every LLM machine."
   }
 
   assert {
@@ -79,7 +95,7 @@ run "inventory_contract" {
     condition = alltrue([for group in values(yamldecode(output.ansible_inventory).all.children) : alltrue([
       for host in values(group.hosts) : sort(keys(host)) == tolist(["ansible_host", "ansible_ssh_common_args", "private_address"])
     ])])
-    error_message = "Every host must carry ansible_host, private_address and ansible_ssh_common_args."
+    error_message = "Every host must carry ansible_host, private_address and ansible_ssh_common_args, and on OpenStack nothing else."
   }
 
   assert {
@@ -118,14 +134,24 @@ run "ssh_from_the_whole_internet_is_refused" {
   expect_failures = [var.admin_cidrs]
 }
 
-run "empty_gpu_flavor_is_refused" {
+run "no_llm_machine_is_refused" {
   command = plan
 
   variables {
-    gpu_flavor = " "
+    llm_count = 0
   }
 
-  expect_failures = [var.gpu_flavor]
+  expect_failures = [var.llm_count]
+}
+
+run "empty_llm_flavor_is_refused" {
+  command = plan
+
+  variables {
+    llm_flavor = " "
+  }
+
+  expect_failures = [var.llm_flavor]
 }
 
 run "malformed_subnet_is_refused" {

@@ -1,4 +1,5 @@
-# Machines per role, their flavors, and refusal of a topology that cannot survive one web failure.
+# Machines per role, their names, flavors and groups, and refusal of a topology that cannot
+# survive one web failure or has no LLM machine.
 
 mock_provider "openstack" {
   mock_resource "openstack_networking_port_v2" {
@@ -11,19 +12,21 @@ mock_provider "openstack" {
 variables {
   name_prefix           = "qa"
   image_name            = "debian-12"
-  flavors               = { lb = "m1.small", web = "m1.medium", gpu = "g1.gpu" }
+  flavors               = { lb = "m1.small", web = "m1.medium", llm = "g1.gpu" }
   web_count             = 2
+  llm_count             = 1
   ssh_public_key_file   = "../../testdata/fixture_key.pub"
   network_id            = "network-id"
   subnet_id             = "subnet-id"
-  security_group_ids    = { lb = "sg-lb", web = "sg-web", gpu = "sg-gpu" }
+  security_group_ids    = { lb = "sg-lb", web = "sg-web", llm = "sg-llm" }
   external_network_name = "public"
   router_interface_id   = "router-interface-id"
 }
 
-run "one_lb_n_web_one_gpu" {
+run "one_lb_n_web_m_llm" {
   variables {
     web_count = 4
+    llm_count = 2
   }
 
   assert {
@@ -37,13 +40,23 @@ run "one_lb_n_web_one_gpu" {
   }
 
   assert {
-    condition     = length([for instance in values(openstack_compute_instance_v2.machine) : instance if instance.metadata.role == "gpu"]) == 1
-    error_message = "Exactly one GPU machine."
+    condition     = sort([for instance in values(openstack_compute_instance_v2.machine) : instance.name if instance.metadata.role == "llm"]) == tolist(["qa-llm1", "qa-llm2"])
+    error_message = "llm_count LLM machines, named <prefix>-llm1..N."
   }
 
   assert {
-    condition     = openstack_compute_instance_v2.machine["qa-gpu"].flavor_name == "g1.gpu"
-    error_message = "The GPU machine must use the gpu flavor."
+    condition     = [for machine in output.llm : machine.name] == ["qa-llm1", "qa-llm2"]
+    error_message = "The llm output must list every LLM machine in order."
+  }
+
+  assert {
+    condition     = alltrue([for instance in values(openstack_compute_instance_v2.machine) : instance.flavor_name == "g1.gpu" if instance.metadata.role == "llm"])
+    error_message = "Every LLM machine must use the llm flavor."
+  }
+
+  assert {
+    condition     = alltrue([for name in ["qa-llm1", "qa-llm2"] : openstack_networking_port_v2.machine[name].security_group_ids == toset(["sg-llm"])])
+    error_message = "Every LLM machine's port must carry exactly the llm security group."
   }
 
   assert {
@@ -67,11 +80,21 @@ run "one_web_machine_is_refused" {
   expect_failures = [var.web_count]
 }
 
+run "no_llm_machine_is_refused" {
+  command = plan
+
+  variables {
+    llm_count = 0
+  }
+
+  expect_failures = [var.llm_count]
+}
+
 run "empty_flavor_is_refused" {
   command = plan
 
   variables {
-    flavors = { lb = "m1.small", web = "", gpu = "g1.gpu" }
+    flavors = { lb = "m1.small", web = "", llm = "g1.gpu" }
   }
 
   expect_failures = [var.flavors]

@@ -47,25 +47,38 @@ run "ssh_only_from_admin_networks" {
     condition = length([
       for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule if rule.port_range_min == 22
     ]) == 3 * length(var.admin_cidrs)
-    error_message = "Every role (lb, web, gpu) must admit SSH from every admin CIDR."
+    error_message = "Every role (lb, web, llm) must admit SSH from every admin CIDR."
   }
 }
 
-run "gpu_is_reachable_only_from_web" {
+run "llm_is_reachable_only_from_web" {
+  assert {
+    condition     = openstack_networking_secgroup_v2.role["llm"].name == "qa-llm"
+    error_message = "Every LLM machine shares one group, named <prefix>-llm."
+  }
+
+  assert {
+    condition = sort([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule.remote_ip_prefix
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["llm"].id && rule.port_range_min == 22 && rule.port_range_max == 22
+    ]) == sort(var.admin_cidrs)
+    error_message = "The LLM machines must admit SSH from every admin CIDR."
+  }
+
   assert {
     condition = alltrue([
       for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule.port_range_min == 22 && contains(var.admin_cidrs, rule.remote_ip_prefix)
-      if rule.security_group_id == openstack_networking_secgroup_v2.role["gpu"].id
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["llm"].id
     ])
-    error_message = "Apart from admin SSH, no address range may reach the GPU machine."
+    error_message = "Apart from admin SSH, no address range may reach the LLM machines."
   }
 
   assert {
     condition = [
       for rule in values(openstack_networking_secgroup_rule_v2.group) : [rule.remote_group_id, rule.port_range_min, rule.port_range_max]
-      if rule.security_group_id == openstack_networking_secgroup_v2.role["gpu"].id
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["llm"].id
     ] == [[openstack_networking_secgroup_v2.role["web"].id, var.gateway_port, var.gateway_port]]
-    error_message = "The GPU machine must admit exactly the gateway port, from the web group only."
+    error_message = "The LLM machines must admit exactly the gateway port, from the web group only."
   }
 
   assert {
