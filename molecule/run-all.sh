@@ -2,7 +2,10 @@
 # Runs every Molecule scenario in this folder (or those named as arguments), each with its
 # idempotence step, on the locally built systemd image. Scenarios are independent (each names its
 # own instances), so MOLECULE_JOBS of them run at once; each one's output goes to its own log,
-# printed whole when it fails.
+# printed whole when it fails. The ollama scenario converges the real Ollama built from source
+# and a real model: OLLAMA_QA_OLLAMA_BINARY and OLLAMA_QA_OLLAMA_GGUF name them, taken from
+# infrastructure/ollama/build.sh and model.sh unless already set (both cache outside the clone;
+# the first build takes about 10 minutes).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OLLAMA_QA_VM_IMAGE=$("$here/../infrastructure/images/build.sh" vm)
@@ -14,6 +17,21 @@ if (($#)); then
 else
   mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)
 fi
+
+ollama_artefact() {
+  local name=$1 script=$2 path
+  path=${!name:-}
+  if [[ -z $path ]]; then
+    path=$("$script") || { echo "run-all.sh: $script failed; the ollama scenario needs its output in $name" >&2; exit 1; }
+  fi
+  [[ -f $path ]] || { echo "run-all.sh: $name=$path is not a file; the ollama scenario needs it" >&2; exit 1; }
+  export "$name=$path"
+}
+if [[ " ${scenarios[*]} " == *" ollama "* ]]; then
+  ollama_artefact OLLAMA_QA_OLLAMA_BINARY infrastructure/ollama/build.sh
+  ollama_artefact OLLAMA_QA_OLLAMA_GGUF infrastructure/ollama/model.sh
+fi
+
 logs=$(mktemp -d)
 
 run_one() {

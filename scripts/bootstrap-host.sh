@@ -13,15 +13,7 @@ apt_packages=(
   testssl.sh sqlite3 iproute2 curl ca-certificates python3-venv
 )
 
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_debian_packages "${apt_packages[@]}"
 
 # There is no systemd on a CI host: start dockerd ourselves when nothing answers on the socket.
 if ! docker info >/dev/null 2>&1; then

@@ -1,11 +1,11 @@
-"""The ollama role in simulator mode: a hardened loopback-only service that answers the API."""
+"""The ollama role on every machine of the scenario: a hardened loopback-only service."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from conftest import http_json
+from conftest import http_json, role_internals
 
 
 def test_service_is_running(host: Any) -> None:
@@ -40,21 +40,13 @@ def test_listens_only_on_configured_loopback_address(host: Any, ollama: dict[str
     assert ollama["ollama_host"] == "127.0.0.1"
 
 
-def test_api_tags_lists_configured_models(host: Any, ollama: dict[str, Any]) -> None:
-    """/api/tags answers 200 with exactly the configured models."""
-    status, body = http_json(
-        host, f"http://{ollama['ollama_host']}:{ollama['ollama_port']}/api/tags"
-    )
+def test_api_tags_lists_configured_models(host: Any, api: str, models: list[Any]) -> None:
+    """/api/tags answers 200 with exactly the configured models, names and GGUF imports alike."""
+    status, body = http_json(host, f"{api}/api/tags")
     assert status == 200
     names = {model["name"] for model in body["models"]}
-    expected = {m if ":" in m else f"{m}:latest" for m in ollama["ollama_models"]}
-    assert names == expected
-
-
-def test_api_version_reports_pinned_version(host: Any, ollama: dict[str, Any]) -> None:
-    """/api/version answers with the role's pinned version."""
-    url = f"http://{ollama['ollama_host']}:{ollama['ollama_port']}/api/version"
-    assert http_json(host, url) == (200, {"version": ollama["ollama_version"]})
+    configured = [m["name"] if isinstance(m, dict) else m for m in models]
+    assert names == {m if ":" in m else f"{m}:latest" for m in configured}
 
 
 @pytest.mark.parametrize(
@@ -66,6 +58,9 @@ def test_api_version_reports_pinned_version(host: Any, ollama: dict[str, Any]) -
         ("PrivateTmp", "yes"),
         ("CapabilityBoundingSet", ""),
         ("RestrictSUIDSGID", "yes"),
+        # Neither the CPU-only binary nor the simulator needs a device or W+X memory.
+        ("PrivateDevices", "yes"),
+        ("MemoryDenyWriteExecute", "yes"),
     ],
 )
 def test_unit_is_hardened(host: Any, prop: str, value: str) -> None:
@@ -79,3 +74,8 @@ def test_models_directory_is_private_to_service_user(host: Any, ollama: dict[str
     assert models.is_directory
     assert models.user == ollama["ollama_user"]
     assert models.mode == 0o750
+
+
+def test_no_staged_gguf_lingers(host: Any) -> None:
+    """No GGUF waits in the staging directory: Ollama's blob (or nothing) is the only copy."""
+    assert not host.file(role_internals("ollama")["__ollama_import_dir"]).exists
