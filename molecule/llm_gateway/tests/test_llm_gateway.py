@@ -6,23 +6,35 @@ import base64
 import json
 import shlex
 import socket
+import ssl
+import uuid
 from typing import Any
 
+import ollama
 import pytest
-from conftest import Gateway, basic
+from conftest import Gateway, basic, bearer, lookup_key
+
+# Every way of not holding the token, for each scheme; each must end in a 401 and nothing else.
+BAD_CREDENTIALS = [
+    pytest.param(lambda t: "", id="missing"),
+    pytest.param(lambda t: basic("webui", t + "x"), id="wrong-password"),
+    pytest.param(lambda t: basic("retired", t), id="removed-user"),
+    pytest.param(lambda t: "Basic !!!not-base64", id="malformed-base64"),
+    pytest.param(lambda t: "Basic " + base64.b64encode(t.encode()).decode(), id="no-colon"),
+    pytest.param(lambda t: basic(lookup_key(t), lookup_key(t)), id="stored-key-as-password"),
+    pytest.param(lambda t: bearer(t + "x"), id="bearer-wrong-token"),
+    pytest.param(lambda t: "Bearer ", id="bearer-empty"),
+    pytest.param(lambda t: f"Bearer {t} {t}", id="bearer-two-words"),
+    pytest.param(lambda t: f"Bearer {t}, Bearer {t}", id="bearer-twice"),
+    pytest.param(lambda t: "bearer " + t[::-1], id="bearer-lower-case-wrong-token"),
+    pytest.param(lambda t: bearer(lookup_key(t)), id="bearer-stored-key"),
+    pytest.param(lambda t: bearer(basic("webui", t).split()[1]), id="bearer-basic-credentials"),
+    # Within Apache's 8 KiB limit on a header line; beyond it the request is refused with 400.
+    pytest.param(lambda t: bearer("x" * 8000), id="bearer-long"),
+]
 
 
-@pytest.mark.parametrize(
-    "auth",
-    [
-        pytest.param(lambda t: "", id="missing"),
-        pytest.param(lambda t: basic("webui", t + "x"), id="wrong-password"),
-        pytest.param(lambda t: basic("retired", t), id="removed-user"),
-        pytest.param(lambda t: "Basic !!!not-base64", id="malformed-base64"),
-        pytest.param(lambda t: "Basic " + base64.b64encode(t.encode()).decode(), id="no-colon"),
-        pytest.param(lambda t: "Bearer " + t, id="bearer-not-supported"),
-    ],
-)
+@pytest.mark.parametrize("auth", BAD_CREDENTIALS)
 def test_bad_credentials_get_401_with_challenge(
     gateway: Gateway, gateway_vars: dict[str, Any], token: str, auth: Any
 ) -> None:
@@ -30,6 +42,230 @@ def test_bad_credentials_get_401_with_challenge(
     status, headers, _ = gateway.request("/api/tags", auth=auth(token))
     assert status == 401
     assert headers["WWW-Authenticate"] == f'Basic realm="{gateway_vars["llm_gateway_auth_realm"]}"'
+
+
+@pytest.mark.parametrize("auth", BAD_CREDENTIALS)
+def test_bad_credentials_get_ollama_style_json(
+    gateway: Gateway, gateway_internals: dict[str, Any], token: str, auth: Any
+) -> None:
+    """A refusal's body is Ollama's {"error": ...} JSON, not Apache's HTML page."""
+    _, headers, lines = gateway.request("/api/tags", auth=auth(token))
+    assert headers["Content-Type"].startswith("application/json")
+    body = json.loads("".join(text for _, text in lines))
+    assert body == {"error": gateway_internals["__llm_gateway_error_messages"][401]}
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_bearer_token_reaches_ollama(
+    gateway: Gateway, ollama_vars: dict[str, Any], token: str, scheme: str
+) -> None:
+    """The token alone, as a Bearer token (scheme in any case), gets Ollama's /api/tags."""
+    status, _, lines = gateway.request("/api/tags", auth=f"{scheme} {token}")
+    assert status == 200
+    names = {model["name"] for model in json.loads("".join(text for _, text in lines))["models"]}
+    assert names == {m if ":" in m else f"{m}:latest" for m in ollama_vars["ollama_models"]}
+
+
+@pytest.fixture(params=["headers", "OLLAMA_API_KEY"])
+def ollama_client(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    gateway_url: str,
+    gateway_tls: ssl.SSLContext,
+    token: str,
+) -> ollama.Client:
+    """The official client, given the token as a header or by the variable it reads itself."""
+    if request.param == "headers":
+        return ollama.Client(
+            host=gateway_url, headers={"Authorization": bearer(token)}, verify=gateway_tls
+        )
+    monkeypatch.setenv("OLLAMA_API_KEY", token)
+    return ollama.Client(host=gateway_url, verify=gateway_tls)
+
+
+def test_ollama_client_lists_models(
+    ollama_client: ollama.Client, ollama_vars: dict[str, Any]
+) -> None:
+    """The official ollama client, with a Bearer token, lists Ollama's models via the gateway."""
+    names = {model.model for model in ollama_client.list().models}
+    assert names == {m if ":" in m else f"{m}:latest" for m in ollama_vars["ollama_models"]}
+
+
+def test_ollama_client_streams_chat(
+    ollama_client: ollama.Client, ollama_vars: dict[str, Any]
+) -> None:
+    """The official ollama client, with a Bearer token, streams a chat answer part by part."""
+    tokens = 5
+    parts = list(
+        ollama_client.chat(
+            model=ollama_vars["ollama_models"][0],
+            messages=[{"role": "user", "content": f"[[sim:tokens={tokens}]] Why is it blue?"}],
+            stream=True,
+        )
+    )
+    assert len(parts) == tokens + 1
+    assert all(part.message.content for part in parts[:-1])
+    assert [part.done for part in parts] == [False] * tokens + [True]
+
+
+def test_ollama_client_reports_refusal_as_ollama_error(
+    gateway_url: str, gateway_tls: ssl.SSLContext, gateway_internals: dict[str, Any], token: str
+) -> None:
+    """A wrong token reaches the client as a ResponseError with the gateway's own text."""
+    client = ollama.Client(
+        host=gateway_url, headers={"Authorization": bearer(token + "x")}, verify=gateway_tls
+    )
+    with pytest.raises(ollama.ResponseError) as refused:
+        client.list()
+    assert refused.value.status_code == 401
+    assert refused.value.error == gateway_internals["__llm_gateway_error_messages"][401]
+
+
+# Requests that Apache itself refuses, before or instead of passing them to Ollama, with the
+# status each must get: that status shows the case reached the refusal it is meant to test.
+APACHE_ERRORS = [
+    pytest.param(
+        lambda t: (
+            f"GET /api/tags HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer('x' * 9000)}\r\n\r\n"
+        ),
+        True,
+        400,
+        id="header-line-too-long",
+    ),
+    pytest.param(
+        lambda t: "GET /api/tags HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
+        True,
+        400,
+        id="malformed-header",
+    ),
+    pytest.param(
+        lambda t: "GET /api/tags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        False,
+        400,
+        id="plain-http-on-the-tls-port",
+    ),
+    pytest.param(
+        lambda t: (
+            f"TRACE / HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer(t)}\r\n"
+            "Connection: close\r\n\r\n"
+        ),
+        True,
+        405,
+        id="trace",
+    ),
+    pytest.param(
+        lambda t: f"GET /{'a' * 9000} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        True,
+        414,
+        id="uri-too-long",
+    ),
+    pytest.param(
+        lambda t: (
+            f"POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: {bearer(t)}\r\n"
+            "Expect: a-miracle\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        ),
+        True,
+        417,
+        id="unknown-expectation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_text", "tls", "status"), APACHE_ERRORS)
+def test_apache_errors_are_ollama_style_json(
+    gateway: Gateway,
+    gateway_internals: dict[str, Any],
+    token: str,
+    request_text: Any,
+    tls: bool,
+    status: int,
+) -> None:
+    """Errors Apache makes itself carry {"error": ...} as JSON, with their own status."""
+    got, headers, body = gateway.raw(request_text(token).encode(), tls=tls)
+    assert got == status
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {"error": gateway_internals["__llm_gateway_error_messages"][status]}
+
+
+@pytest.mark.parametrize(("request_text", "tls", "status"), APACHE_ERRORS)
+def test_apache_errors_are_marked_as_the_gateways(
+    gateway: Gateway,
+    gateway_internals: dict[str, Any],
+    token: str,
+    request_text: Any,
+    tls: bool,
+    status: int,
+) -> None:
+    """Errors Apache makes itself carry the header that tells them from Ollama's own."""
+    got, headers, _ = gateway.raw(request_text(token).encode(), tls=tls)
+    assert got == status
+    assert headers[gateway_internals["__llm_gateway_error_header"]] == "true"
+
+
+@pytest.fixture(scope="module")
+def unreachable_answer(
+    host: Any, gateway: Gateway, ollama_vars: dict[str, Any], token: str
+) -> tuple[int, dict[str, str], str]:
+    """The gateway's answer while Ollama's service (the ollama role's unit) is stopped."""
+    host.check_output("systemctl stop ollama.service")
+    try:
+        status, headers, lines = gateway.request("/api/tags", auth=bearer(token))
+    finally:
+        host.check_output("systemctl start ollama.service")
+        wait = (
+            "import socket, sys, time\n"
+            "deadline = time.monotonic() + 30\n"
+            "while True:\n"
+            "    try:\n"
+            "        socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close()\n"
+            "        break\n"
+            "    except OSError:\n"
+            "        if time.monotonic() > deadline:\n"
+            "            raise\n"
+            "        time.sleep(0.2)\n"
+        )
+        host.check_output(f"python3 -c {shlex.quote(wait)} {ollama_vars['ollama_port']}")
+    return status, headers, "".join(text for _, text in lines)
+
+
+def test_unreachable_ollama_gets_json_503(
+    unreachable_answer: tuple[int, dict[str, str], str], gateway_internals: dict[str, Any]
+) -> None:
+    """With Ollama down, the gateway's own 503 carries {"error": ...} as JSON."""
+    status, headers, body = unreachable_answer
+    assert status == 503
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {"error": gateway_internals["__llm_gateway_error_messages"][503]}
+
+
+def test_unreachable_ollama_is_marked_as_the_gateways(
+    unreachable_answer: tuple[int, dict[str, str], str], gateway_internals: dict[str, Any]
+) -> None:
+    """The gateway's 503 (no Ollama) is marked, unlike Ollama's own 503 (queue full)."""
+    status, headers, _ = unreachable_answer
+    assert status == 503
+    assert headers[gateway_internals["__llm_gateway_error_header"]] == "true"
+
+
+def test_ollama_errors_pass_through_unchanged(
+    gateway: Gateway, gateway_internals: dict[str, Any], ollama_vars: dict[str, Any], token: str
+) -> None:
+    """An error Ollama answers itself reaches the client as Ollama wrote it, unmarked."""
+    body = json.dumps({"model": "no-such-model", "prompt": "q", "stream": False})
+    request = (
+        f"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {bearer(token)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\n\r\n{body}"
+    ).encode()
+    direct = gateway.raw(request, port=ollama_vars["ollama_port"], tls=False)
+    proxied = gateway.raw(request)
+    assert direct[0] == 404
+    assert (proxied[0], proxied[1]["Content-Type"], proxied[2]) == (
+        direct[0],
+        direct[1]["Content-Type"],
+        direct[2],
+    )
+    assert gateway_internals["__llm_gateway_error_header"] not in proxied[1]
 
 
 def test_valid_credentials_reach_ollama(
@@ -172,6 +408,38 @@ def test_access_log_holds_no_credentials(host: Any, gateway: Gateway, token: str
     logs = host.check_output("cat /var/log/apache2/*.log")
     assert token not in logs
     assert header.split()[1] not in logs
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param("{token}", id="accepted"),
+        pytest.param("{token}x", id="refused"),
+        pytest.param("{token} x", id="malformed"),
+    ],
+)
+def test_logs_hold_no_bearer_token(host: Any, gateway: Gateway, token: str, sent: str) -> None:
+    """What a Bearer request writes to the logs holds neither the token nor its Basic form."""
+    value = sent.format(token=token)
+    logs = host.check_output("ls /var/log/apache2/*.log").split()
+    sizes = {path: host.file(path).size for path in logs}
+    gateway.request("/api/version", auth=bearer(value))
+    written = "".join(host.check_output(f"tail -c +{sizes[p] + 1} {p}") for p in logs)
+    assert token not in written
+    assert base64.b64encode(f"{lookup_key(value)}:{value}".encode()).decode() not in written
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [pytest.param(lambda t: basic("webui", t), id="basic"), pytest.param(bearer, id="bearer")],
+)
+def test_access_log_names_the_user(host: Any, gateway: Gateway, token: str, auth: Any) -> None:
+    """An accepted request is logged under the table's user name, for Bearer tokens as well."""
+    marker = uuid.uuid4().hex
+    status, _, _ = gateway.request(f"/api/version?probe={marker}", auth=auth(token))
+    assert status == 200
+    log = host.check_output(f"grep -F {marker} /var/log/apache2/llm-gateway-access.log")
+    assert log.split()[1] == "webui"
 
 
 def test_firewall_admits_only_configured_sources(host: Any, gateway_vars: dict[str, Any]) -> None:

@@ -1,13 +1,16 @@
 """Ansible module: make the gateway's SQLite credentials table equal to a given list.
 
-Apache's mod_authn_dbd only reads the table; this module is the one writer. A password is hashed
-again only when it no longer matches its stored hash, so a second run changes nothing, a new
-password rotates the hash, and users missing from the list are removed.
+Apache's mod_authn_dbd only reads the table; this module is the one writer. A password (the
+user's token) is hashed again only when it no longer matches its stored hash or lookup key, so a
+second run changes nothing, a new password rotates both, and users missing from the list are
+removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sqlite3
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -23,6 +26,8 @@ short_description: Keep the gateway's table of bcrypt-hashed credentials equal t
 description:
   - Creates the SQLite database and its C(credentials) table when missing.
   - Adds listed users, rehashes those whose password changed, removes the others.
+  - Keeps beside each bcrypt hash the SHA-1 of the password, the key under which a Bearer token
+    (the password alone, without a user name) finds its row; adds that column to older tables.
 options:
   path:
     description: The SQLite database file.
@@ -58,8 +63,19 @@ removed:
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS credentials ("
-    "username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL)"
+    "username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, token_key TEXT)"
 )
+# Tables written before Bearer support lack the column; SQLite cannot add a UNIQUE column, so
+# uniqueness comes from an index (NULLs, i.e. rows not yet migrated, do not collide).
+ADD_TOKEN_KEY = "ALTER TABLE credentials ADD COLUMN token_key TEXT"
+TOKEN_KEY_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS credentials_token_key ON credentials (token_key)"
+)
+SELECT = "SELECT username, password_hash, token_key FROM credentials"
+# A check-mode run does not add the column, so it reads every key as missing.
+SELECT_UNMIGRATED = "SELECT username, password_hash, NULL FROM credentials"
+# What a Bearer header can carry (RFC 6750 b64token, RFC 7235 token68).
+TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 # APR (Apache's password checker) recognises bcrypt only under the $2y$ prefix; $2b$ is the same
 # algorithm, so hashes are stored as $2y$ and compared as $2b$.
@@ -83,6 +99,16 @@ def matches(password: str, stored: str) -> bool:
         return False
 
 
+def token_key(password: str) -> str:
+    """The lookup key of a Bearer token: its SHA-1, in hex, as Apache's ap_expr sha1() writes it.
+
+    A fast hash is enough here, unlike for the password hash, because tokens are random 256-bit
+    values: the key can be neither guessed nor inverted, and it only finds the row whose bcrypt
+    hash is then checked. SHA-1 because it is the strongest hash Apache 2.4's expressions offer.
+    """
+    return hashlib.sha1(password.encode()).hexdigest()
+
+
 def validate(credentials: list[dict]) -> str | None:
     """Return why the list cannot be applied, or None."""
     names = [str(entry.get("username", "")) for entry in credentials]
@@ -93,7 +119,19 @@ def validate(credentials: list[dict]) -> str | None:
             return f"username {name!r} is empty or holds ':' (Basic auth splits there) or spaces"
         if not str(entry.get("password", "")):
             return f"user {name!r} has an empty password"
+    passwords = [str(entry.get("password", "")) for entry in credentials]
+    if len(set(passwords)) != len(passwords):
+        return "two users share a password: a Bearer token could not tell them apart"
     return None
+
+
+def bearer_incapable(credentials: list[dict]) -> list[str]:
+    """Users whose password a Bearer header cannot carry; Basic auth still works for them."""
+    return sorted(
+        str(entry["username"])
+        for entry in credentials
+        if not TOKEN68.fullmatch(str(entry["password"]))
+    )
 
 
 def main() -> None:
@@ -112,6 +150,12 @@ def main() -> None:
     if problem:
         module.fail_json(msg=problem)
 
+    for name in bearer_incapable(credentials):
+        module.warn(
+            f"user {name}: the password holds characters a Bearer header cannot carry "
+            "(RFC 6750 allows letters, digits and -._~+/ then =); only Basic auth works for it"
+        )
+
     path = module.params["path"]
     existed = os.path.exists(path)
     if not existed and module.check_mode:
@@ -126,25 +170,45 @@ def main() -> None:
         os.umask(previous_umask)
     with connection:
         connection.execute(SCHEMA)
-        stored = dict(connection.execute("SELECT username, password_hash FROM credentials"))
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(credentials)")}
+        migrated = "token_key" not in columns
+        if not module.check_mode:
+            if migrated:
+                connection.execute(ADD_TOKEN_KEY)
+            connection.execute(TOKEN_KEY_INDEX)
+        stored = {
+            name: (password_hash, key)
+            for name, password_hash, key in connection.execute(
+                SELECT_UNMIGRATED if migrated and module.check_mode else SELECT
+            )
+        }
         wanted = {str(entry["username"]): str(entry["password"]) for entry in credentials}
         added = sorted(set(wanted) - set(stored))
         removed = sorted(set(stored) - set(wanted))
         updated = sorted(
-            name for name in set(wanted) & set(stored) if not matches(wanted[name], stored[name])
+            name
+            for name in set(wanted) & set(stored)
+            if stored[name][1] != token_key(wanted[name])
+            or not matches(wanted[name], stored[name][0])
         )
         if not module.check_mode:
-            for name in added + updated:
-                connection.execute(
-                    "INSERT OR REPLACE INTO credentials (username, password_hash) VALUES (?, ?)",
-                    (name, hash_password(wanted[name], module.params["rounds"])),
-                )
+            # Removals first: a rotated token may be one a removed user held, and keys are unique.
             connection.executemany(
                 "DELETE FROM credentials WHERE username = ?", [(name,) for name in removed]
             )
+            for name in added + updated:
+                connection.execute(
+                    "INSERT OR REPLACE INTO credentials (username, password_hash, token_key) "
+                    "VALUES (?, ?, ?)",
+                    (
+                        name,
+                        hash_password(wanted[name], module.params["rounds"]),
+                        token_key(wanted[name]),
+                    ),
+                )
     connection.close()
     module.exit_json(
-        changed=not existed or bool(added or updated or removed),
+        changed=not existed or migrated or bool(added or updated or removed),
         added=added,
         updated=updated,
         removed=removed,
