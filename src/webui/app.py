@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from webui.auth import SESSION_COOKIE, UserStore, sign_session, verify_session
-from webui.ollama import DONE_FIELDS, BackendError, OllamaClient, stream_chunks
+from webui.backends import Backend, Backends
+from webui.ollama import DONE_FIELDS, BackendError, stream_chunks
 from webui.settings import Settings
 
 log = logging.getLogger("webui")
@@ -303,12 +304,14 @@ class AnswerStream:
 
     Its close() closes the upstream response even when the body was never iterated (a generator
     closed before it started would skip its ``finally``). Closing the upstream connection is how
-    Ollama learns that the browser went away, so it stops generating.
+    Ollama learns that the browser went away, so it stops generating. Then the LLM machine counts
+    one question fewer in flight, which is what spreads the next questions.
     """
 
-    def __init__(self, events: Iterator[bytes], upstream: httpx.Response) -> None:
+    def __init__(self, events: Iterator[bytes], upstream: httpx.Response, backend: Backend) -> None:
         self._events = events
         self._upstream = upstream
+        self._backend: Backend | None = backend
 
     def __iter__(self) -> Iterator[bytes]:
         return self._events
@@ -318,7 +321,13 @@ class AnswerStream:
         try:
             self._events.close()  # type: ignore[attr-defined]
         finally:
-            self._upstream.close()
+            try:
+                self._upstream.close()
+            finally:
+                # Once only, should a server call close() twice.
+                backend, self._backend = self._backend, None
+                if backend is not None:
+                    backend.finish()
 
 
 def server_timing(spans: dict[str, float]) -> tuple[str, str]:
@@ -344,12 +353,12 @@ class WebUI:
     def __init__(
         self,
         settings: Settings,
-        ollama: OllamaClient,
+        backends: Backends,
         users: UserStore | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.ollama = ollama
+        self.backends = backends
         self.users = users
         self.clock = clock
         self.static_dir = PACKAGE_DIR / "static"
@@ -493,17 +502,19 @@ class WebUI:
         return json_response(200, {"status": "ok"})
 
     def on_readyz(self, environ: dict[str, Any], user: str | None) -> Response:
-        """Readiness: Ollama answers through the gateway with our credentials."""
-        try:
-            version = self.ollama.version()
-        except BackendError as exc:
-            reason = {"code": exc.code, "message": exc.message}
-            return json_response(503, {"status": "unready", "reason": reason})
-        return json_response(200, {"status": "ready", "ollama_version": version})
+        """Readiness: some Ollama answers through its gateway with our credentials, so this
+        machine can answer questions; each LLM machine's state is listed for operators."""
+        states = self.backends.states()
+        ready = [state for state in states if state["status"] == "ready"]
+        if not ready:
+            body = {"status": "unready", "reason": states[0]["reason"], "backends": states}
+            return json_response(503, body)
+        body = {"status": "ready", "ollama_version": ready[0]["ollama_version"], "backends": states}
+        return json_response(200, body)
 
     def on_models(self, environ: dict[str, Any], user: str | None) -> Response:
-        """The model picker's choices and the one selected by default."""
-        names = self.ollama.model_names()
+        """The model picker's choices (every LLM machine's) and the one selected by default."""
+        names = self.backends.model_names(first=self.settings.default_model)
         default = self.settings.default_model or (names[0] if names else None)
         return json_response(200, {"models": [{"name": n} for n in names], "default": default})
 
@@ -519,12 +530,13 @@ class WebUI:
         checked = time.perf_counter()
         log.info("ask %s model=%s stream=%s user=%s", request_id, model, stream, user or "-")
         if stream:
-            upstream = self.ollama.open_stream(model, question, request_id)
+            backend, upstream = self.backends.open_stream(model, question, request_id)
             answered = time.perf_counter()
             meta: dict[str, Any] = {
                 "type": "meta",
                 "request_id": request_id,
                 "node": self.settings.node_name,
+                "llm": backend.name,
                 "model": model,
                 "upstream_headers_ms": milliseconds(answered - started),
             }
@@ -535,7 +547,7 @@ class WebUI:
             }
             return Response(
                 200,
-                AnswerStream(events, upstream),
+                AnswerStream(events, upstream, backend),
                 [
                     ("Content-Type", "application/x-ndjson"),
                     ("Cache-Control", "no-store"),
@@ -545,7 +557,7 @@ class WebUI:
                     server_timing(timing),
                 ],
             )
-        data = self.ollama.generate(model, question, request_id)
+        backend, data = self.backends.generate(model, question, request_id)
         finished = time.perf_counter()
         app_timing = {
             "app": milliseconds(checked - started),
@@ -555,6 +567,7 @@ class WebUI:
         result = {
             "request_id": request_id,
             "node": self.settings.node_name,
+            "llm": backend.name,
             "model": model,
             "question": question,
             "answer": data.get("response", ""),
@@ -567,8 +580,8 @@ class WebUI:
         return json_response(200, result, [("X-Request-Id", request_id), server_timing(app_timing)])
 
     def first_model(self) -> str:
-        """Ollama's first model, for requests that name none when no default is configured."""
-        names = self.ollama.model_names()
+        """The picker's first model, for requests that name none when no default is configured."""
+        names = self.backends.model_names()
         if not names:
             raise BackendError("model_not_found", 404, "The model server offers no models.")
         return names[0]
@@ -577,6 +590,6 @@ class WebUI:
 def create_app(
     settings: Settings, transport: httpx.BaseTransport | None = None
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """Build the WSGI callable; ``transport`` lets tests replace the network to Ollama."""
+    """Build the WSGI callable; ``transport`` lets tests replace the network to every Ollama."""
     users = UserStore(settings.users_db) if settings.require_login else None
-    return WebUI(settings, OllamaClient(settings, transport), users)
+    return WebUI(settings, Backends.from_settings(settings, transport), users)

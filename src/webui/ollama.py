@@ -7,7 +7,7 @@ each failure becomes a :class:`BackendError` with a stable code and a sentence a
 
 import json
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -27,14 +27,39 @@ DONE_FIELDS = (
 
 
 class BackendError(Exception):
-    """A classified failure of the model server, with the HTTP status the app answers with."""
+    """A classified failure of the model server, with the HTTP status the app answers with.
 
-    def __init__(self, code: str, status: int, message: str, retry_after: str | None = None):
+    ``machine_down`` says the LLM machine cannot answer anything right now: no connection could
+    be made, or its gateway answered 502/503/504 itself (it cannot reach Ollama, or Ollama did not
+    answer it in time). No answer has begun, so another machine may take the question.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        status: int,
+        message: str,
+        retry_after: str | None = None,
+        *,
+        machine_down: bool = False,
+    ):
         super().__init__(message)
         self.code = code
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.machine_down = machine_down
+
+
+def ollama_error(body: bytes) -> str | None:
+    """The text of Ollama's own ``{"error": "..."}`` body; None when something else answered."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return data["error"]
+    return None
 
 
 def upstream_error_text(body: bytes) -> str:
@@ -48,9 +73,16 @@ def upstream_error_text(body: bytes) -> str:
     return ""
 
 
-def classify_status(status: int, body: bytes, retry_after: str | None = None) -> BackendError:
+# The gateway marks the errors it makes itself (role llm_gateway, __llm_gateway_error_header):
+# its JSON bodies look like Ollama's, and only the mark tells its "cannot reach Ollama" 503 from
+# Ollama's own "queue full" 503.
+GATEWAY_ERROR_HEADER = "x-llm-gateway-error"
+
+
+def classify_status(status: int, body: bytes, headers: Mapping[str, str]) -> BackendError:
     """Turn a non-200 answer from the gateway or Ollama into a classified error."""
     detail = upstream_error_text(body)
+    from_gateway = headers.get(GATEWAY_ERROR_HEADER, "").lower() == "true"
     if status in (401, 403):
         return BackendError(
             "backend_auth",
@@ -60,15 +92,28 @@ def classify_status(status: int, body: bytes, retry_after: str | None = None) ->
         )
     if status == 404:
         return BackendError("model_not_found", 404, f"The model was not found: {detail}")
+    if status == 503 and (from_gateway or ollama_error(body) is None):
+        # The gateway's own 503 (or a proxy page): it cannot reach Ollama on its machine at all.
+        return BackendError(
+            "backend_unreachable",
+            503,
+            "The model server is not running on its machine right now.",
+            headers.get("retry-after") or "1",
+            machine_down=True,
+        )
     if status == 503:
+        # Ollama's own 503 comes from a working machine whose queue is full.
         return BackendError(
             "backend_busy",
             503,
             "The model server is busy (its queue is full). Please try again in a moment.",
-            retry_after or "1",
+            headers.get("retry-after") or "1",
         )
     return BackendError(
-        "backend_error", 502, f"The model server failed (HTTP {status}): {detail or 'no detail'}"
+        "backend_error",
+        502,
+        f"The model server failed (HTTP {status}): {detail or 'no detail'}",
+        machine_down=status in (502, 504),
     )
 
 
@@ -76,7 +121,10 @@ def classify_transport(exc: httpx.TransportError) -> BackendError:
     """Turn a network-level failure into a classified error; a connect timeout is unreachable."""
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
         return BackendError(
-            "backend_unreachable", 502, "The model server cannot be reached right now."
+            "backend_unreachable",
+            502,
+            "The model server cannot be reached right now.",
+            machine_down=True,
         )
     if isinstance(exc, httpx.TimeoutException):
         return BackendError(
@@ -104,13 +152,19 @@ def _auth(settings: Settings) -> httpx.Auth | None:
 
 
 class OllamaClient:
-    """One shared connection pool to Ollama; safe to use from the server's threads."""
+    """One shared connection pool to one Ollama (one LLM machine); safe from the server's threads.
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    Every gateway takes the same credentials and is verified against the same CA bundle, so
+    ``settings`` holds them once and ``base_url`` says which gateway this client talks to.
+    """
+
+    def __init__(
+        self, base_url: str, settings: Settings, transport: httpx.BaseTransport | None = None
+    ) -> None:
         headers = {"Accept": "application/json"}
         if settings.ollama_token:
             headers["Authorization"] = f"Bearer {settings.ollama_token}"
-        self.base_url = settings.ollama_url
+        self.base_url = base_url
         timeout = httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -118,7 +172,7 @@ class OllamaClient:
             pool=settings.connect_timeout,
         )
         self._http = httpx.Client(
-            base_url=settings.ollama_url,
+            base_url=base_url,
             headers=headers,
             auth=_auth(settings),
             verify=_ssl_context(settings.ollama_ca_bundle),
@@ -151,9 +205,7 @@ class OllamaClient:
         except httpx.TransportError as exc:
             raise classify_transport(exc) from exc
         if response.status_code != 200:
-            raise classify_status(
-                response.status_code, response.content, response.headers.get("retry-after")
-            )
+            raise classify_status(response.status_code, response.content, response.headers)
         return response
 
     def version(self) -> str:
@@ -193,9 +245,7 @@ class OllamaClient:
                 content = b""
             finally:
                 response.close()
-            raise classify_status(
-                response.status_code, content, response.headers.get("retry-after")
-            )
+            raise classify_status(response.status_code, content, response.headers)
         return response
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ SETTINGS_FILE_VARIABLE = "WEBUI_SETTINGS_FILE"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 MIN_SECRET_CHARS = 32
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SettingsError(ValueError):
@@ -35,7 +36,10 @@ class Settings:
 
     ollama_url: str = field(
         default="http://127.0.0.1:11434",
-        metadata=_doc("Base URL of Ollama or of the authenticating TLS gateway in front of it."),
+        metadata=_doc(
+            "Base URL of Ollama or of the authenticating TLS gateway in front of it; several "
+            "(one per LLM machine) separated by spaces."
+        ),
     )
     ollama_token: str = field(
         default="", repr=False, metadata=_doc("Bearer token for the gateway (or use basic auth).")
@@ -46,7 +50,9 @@ class Settings:
     ollama_password: str = field(default="", repr=False, metadata=_doc("Basic-auth password."))
     ollama_ca_bundle: str = field(
         default="",
-        metadata=_doc("PEM file of the CA that signs the gateway; empty means the system CAs."),
+        metadata=_doc(
+            "PEM file of the CAs that sign the gateways (concatenated); empty: the system CAs."
+        ),
     )
     connect_timeout: float = field(
         default=5.0, metadata=_doc("Seconds to wait for a connection to Ollama.")
@@ -54,6 +60,14 @@ class Settings:
     read_timeout: float = field(
         default=120.0,
         metadata=_doc("Seconds to wait between two chunks from Ollama; cold loads are slow."),
+    )
+    models_cache_seconds: float = field(
+        default=5.0,
+        metadata=_doc("How long the list of models each LLM machine serves is reused, in seconds."),
+    )
+    backend_hold_seconds: float = field(
+        default=5.0,
+        metadata=_doc("How long an LLM machine whose connection failed is left out, in seconds."),
     )
     default_model: str = field(
         default="", metadata=_doc("Model used when a request names none; empty: Ollama's first.")
@@ -92,6 +106,11 @@ class Settings:
     login_window_seconds: int = field(
         default=300, metadata=_doc("Window, in seconds, over which failed logins are counted.")
     )
+
+    @property
+    def ollama_urls(self) -> tuple[str, ...]:
+        """Every gateway's base URL, in the configured order (``WEBUI_OLLAMA_URL`` holds them)."""
+        return tuple(self.ollama_url.split())
 
 
 def variable_name(name: str) -> str:
@@ -153,16 +172,40 @@ def _convert(variable: str, kind: Any, text: str) -> Any:
     return text
 
 
-def _check(settings: Settings) -> None:
-    url = urlsplit(settings.ollama_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise SettingsError("WEBUI_OLLAMA_URL must be an http:// or https:// URL with a host")
-    if url.username or url.password:
+def _gateway_key(url: str) -> tuple[str, str, int, str]:
+    """What makes two gateway URLs one gateway: neither case nor an explicit default port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
+    except ValueError:
+        raise SettingsError(f"WEBUI_OLLAMA_URL: the port of {url!r} is not a number") from None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise SettingsError(
+            f"WEBUI_OLLAMA_URL must hold http:// or https:// URLs with a host, got {url!r}"
+        )
+    if parts.username or parts.password:
         # Credentials in a URL end up in logs; they have their own settings.
         raise SettingsError(
             "WEBUI_OLLAMA_URL must not contain credentials; use WEBUI_OLLAMA_TOKEN "
             "or WEBUI_OLLAMA_USERNAME and WEBUI_OLLAMA_PASSWORD"
         )
+    return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def _check_urls(urls: tuple[str, ...]) -> None:
+    """Every gateway URL valid, and none twice: a gateway listed twice would get double load."""
+    if not urls:
+        raise SettingsError("WEBUI_OLLAMA_URL must name at least one URL")
+    seen: dict[tuple[str, str, int, str], str] = {}
+    for url in urls:
+        key = _gateway_key(url)
+        if key in seen:
+            raise SettingsError(f"WEBUI_OLLAMA_URL names one gateway twice: {seen[key]} and {url}")
+        seen[key] = url
+
+
+def _check(settings: Settings) -> None:
+    _check_urls(settings.ollama_urls)
     if settings.ollama_token and settings.ollama_username:
         raise SettingsError("set WEBUI_OLLAMA_TOKEN or WEBUI_OLLAMA_USERNAME, not both")
     if bool(settings.ollama_username) != bool(settings.ollama_password):
@@ -177,6 +220,8 @@ def _check(settings: Settings) -> None:
         "max_question_chars",
         "login_max_failures",
         "login_window_seconds",
+        "models_cache_seconds",
+        "backend_hold_seconds",
     ):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{variable_name(name)} must be greater than zero")

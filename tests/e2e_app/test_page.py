@@ -66,7 +66,8 @@ def test_the_answer_streams_in_with_plausible_timings(page, webapp, tokens_per_s
     assert 0 < ttft < generation
     assert overhead == rtt - total or abs(overhead - (rtt - total)) < 0.02
     expect(page.get_by_text(re.compile(r"^Model load .* · decoding"))).to_be_visible()
-    expect(page.get_by_text(re.compile(r"^served by "))).to_be_visible()
+    # The web machine, then the LLM machine (the simulator, on loopback) that answered.
+    expect(page.get_by_text(re.compile(r"^served by \S+ · LLM 127\.0\.0\.1$"))).to_be_visible()
 
 
 def test_stop_aborts_and_says_how_many_tokens_arrived(page, webapp):
@@ -146,6 +147,7 @@ def test_the_result_downloads_as_json(page, webapp):
     assert data["ollama"]["eval_count"] == 4
     assert data["timings"]["rtt_ms"] >= data["ollama"]["total_duration"] / 1e6
     assert data["node"] and data["request_id"]
+    assert data["llm"] == "127.0.0.1"
 
 
 def test_the_model_picker_lists_the_simulators_models(page, webapp):

@@ -14,6 +14,7 @@ ROLE = (
 )
 
 PRIVATE_TLS = ROLE.parent / "private_tls"
+LLM_GATEWAY = ROLE.parent / "llm_gateway"
 
 # Runs on the instance: one HTTPS request with the standard library (the VM has no curl), trusting
 # the machine's private CA, answered as JSON so the tests see status, headers and body.
@@ -41,6 +42,26 @@ def role_vars(host) -> dict[str, Any]:
     for part in ("defaults/main.yml", "vars/main.yml"):
         merged.update(yaml.safe_load((ROLE / part).read_text()))
     return {**merged, **host.ansible.get_variables()}
+
+
+@pytest.fixture
+def llm_machines(host, role_vars) -> list[dict[str, Any]]:
+    """Each stand-in LLM machine's inventory variables, as the role read them through hostvars:
+    its gateway port defaults to the llm_gateway role's, and its CA "fact" is rendered."""
+    port = yaml.safe_load((LLM_GATEWAY / "defaults/main.yml").read_text())["llm_gateway_port"]
+    machines = []
+    for name in role_vars["groups"]["llm"]:
+        variables = host.backend.ansible_runner.get_variables(name)
+        pem = f"hostvars['{name}'].llm_gateway_ca_pem"
+        machines.append(
+            {
+                "name": name,
+                "address": variables["private_address"],
+                "port": variables.get("llm_gateway_port", port),
+                "ca_pem": host.ansible("debug", f"var={pem}", check=False)[pem],
+            }
+        )
+    return machines
 
 
 @pytest.fixture

@@ -81,6 +81,39 @@ def test_settings_reach_the_app(fetch, role_vars):
     assert fetch("/healthz")["headers"]["X-Served-By"] == role_vars["inventory_hostname"]
 
 
+def settings_file(host, role_vars) -> dict[str, str]:
+    """The settings file the role wrote, as the app reads it."""
+    path = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_settings_file']}"
+    lines = host.file(path).content_string.splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def gateway_url(machine: dict) -> str:
+    """The gateway URL of a stand-in LLM machine; an IPv6 address goes in brackets."""
+    address = machine["address"]
+    return f"https://{f'[{address}]' if ':' in address else address}:{machine['port']}"
+
+
+def test_settings_name_every_llm_gateway(host, role_vars, llm_machines):
+    """WEBUI_OLLAMA_URL lists each llm host's gateway in order, on its own port."""
+    expected = [gateway_url(machine) for machine in llm_machines]
+    assert len(expected) >= 2
+    assert settings_file(host, role_vars)["WEBUI_OLLAMA_URL"].split(" ") == expected
+
+
+def test_ca_bundle_holds_every_gateway_ca(host, role_vars, llm_machines):
+    """The CA bundle holds each llm host's gateway CA, and Python's ssl loads every one."""
+    path = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_ca_file']}"
+    mounted = f"{role_vars['__webapp_container_config_dir']}/{role_vars['__webapp_ca_file']}"
+    assert settings_file(host, role_vars)["WEBUI_OLLAMA_CA_BUNDLE"] == mounted
+    bundle = host.file(path).content_string
+    assert all(m["ca_pem"].strip() in bundle for m in llm_machines)
+    probe = (
+        "import ssl, sys; print(len(ssl.create_default_context(cafile=sys.argv[1]).get_ca_certs()))"
+    )
+    assert int(host.check_output("python3 -c %s %s", probe, path)) == len(llm_machines)
+
+
 def test_login_with_provisioned_user(fetch, role_vars, app_origin):
     """The initial user can log in and gets a session cookie."""
     password = role_vars["webapp_initial_users"][0]["password"]

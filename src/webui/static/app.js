@@ -68,13 +68,15 @@
     $("split-text").textContent = result.ollama
       ? `Model load ${ms(parts[0][1])} · prompt evaluation ${ms(parts[1][1])} · decoding ${ms(evalMs)}`
       : "";
-    $("badge").textContent = result.node ? `served by ${result.node}` : "";
+    const llm = result.llm ? ` · LLM ${result.llm}` : "";
+    $("badge").textContent = result.node ? `served by ${result.node}${llm}` : "";
   }
 
   function handleEvent(event) {
     if (event.type === "meta") {
       result.request_id = event.request_id;
       result.node = event.node;
+      result.llm = event.llm;
       result.model = event.model;
     } else if (event.type === "token") {
       if (result.tokens === 0) result.timings.ttft_ms = performance.now() - result.started;
@@ -111,6 +113,7 @@
     Object.assign(result, {
       request_id: data.request_id,
       node: data.node,
+      llm: data.llm,
       model: data.model,
       ollama: data.ollama,
       app: data.app,
@@ -128,6 +131,7 @@
       answer: "",
       tokens: 0,
       node: null,
+      llm: null,
       request_id: null,
       ollama: null,
       app: null,

@@ -1,5 +1,6 @@
 """Fixtures: an app per test, wired to a fake Ollama (see webui_fakes)."""
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -10,7 +11,7 @@ from webui_fakes import FAST_HASHER, SECRET, FakeOllama
 
 from webui.app import WebUI
 from webui.auth import UserStore
-from webui.ollama import OllamaClient
+from webui.backends import Backends
 from webui.settings import Settings
 
 
@@ -32,9 +33,18 @@ def fake() -> FakeOllama:
 
 @pytest.fixture
 def make_app(fake: FakeOllama, tmp_path: Any) -> Callable[..., WebUI]:
-    """An app with login off unless asked; keyword arguments override settings."""
+    """An app with login off unless asked; keyword arguments override settings.
 
-    def build(clock: Callable[[], float] | None = None, **overrides: Any) -> WebUI:
+    Every LLM machine is reached through ``transport`` (default: ``fake`` answers for all), and
+    ``backend_clock`` is the time the machines' caches and holds go by.
+    """
+
+    def build(
+        clock: Callable[[], float] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        backend_clock: Callable[[], float] = time.monotonic,
+        **overrides: Any,
+    ) -> WebUI:
         settings = replace(
             Settings(
                 node_name="web-test",
@@ -45,10 +55,12 @@ def make_app(fake: FakeOllama, tmp_path: Any) -> Callable[..., WebUI]:
             **overrides,
         )
         users = UserStore(settings.users_db, FAST_HASHER) if settings.require_login else None
-        client = OllamaClient(settings, httpx.MockTransport(fake.handle))
+        backends = Backends.from_settings(
+            settings, transport or httpx.MockTransport(fake.handle), backend_clock
+        )
         if clock is None:
-            return WebUI(settings, client, users)
-        return WebUI(settings, client, users, clock=clock)
+            return WebUI(settings, backends, users)
+        return WebUI(settings, backends, users, clock=clock)
 
     return build
 

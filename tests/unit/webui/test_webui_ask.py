@@ -261,3 +261,12 @@ def test_other_media_types_are_415(app):
 def test_json_with_charset_is_accepted(app):
     headers = {"Content-Type": "application/json; charset=utf-8"}
     assert call(app, "POST", "/api/ask", ask_body(), headers).status == 200
+
+
+def test_the_gateways_own_503_says_ollama_is_not_running(app, fake):
+    fake.status = 503
+    fake.error_body = {"error": "The LLM gateway cannot reach Ollama on its machine."}
+    fake.headers = {"X-LLM-Gateway-Error": "true"}
+    result = call(app, "POST", "/api/ask", ask_body(), JSON)
+    assert (result.status, result.json()["error"]["code"]) == (503, "backend_unreachable")
+    assert "not running" in result.json()["error"]["message"]

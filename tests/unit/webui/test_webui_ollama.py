@@ -15,14 +15,16 @@ TOKEN = "tok-0123456789-secret"
 PASSWORD = "gw-password-secret"
 
 
-def client_for(seen: list[httpx.Request], **overrides) -> OllamaClient:
+def client_for(
+    seen: list[httpx.Request], base_url: str = "http://127.0.0.1:11434", **overrides
+) -> OllamaClient:
     settings = replace(Settings(require_login=False), **overrides)
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, json={"version": "1", "models": [{"name": "m"}]})
 
-    return OllamaClient(settings, httpx.MockTransport(handle))
+    return OllamaClient(base_url, settings, httpx.MockTransport(handle))
 
 
 def test_a_bearer_token_is_sent():
@@ -46,7 +48,7 @@ def test_no_credentials_means_no_authorization_header():
 
 def test_the_base_url_is_used():
     seen: list[httpx.Request] = []
-    client_for(seen, ollama_url="https://gw.internal:8443").version()
+    client_for(seen, "https://gw.internal:8443").version()
     assert str(seen[0].url) == "https://gw.internal:8443/api/version"
 
 
@@ -65,13 +67,14 @@ def test_the_ca_bundle_replaces_the_system_store(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ssl, "create_default_context", spy)
-    context = OllamaClient(replace(Settings(require_login=False), ollama_ca_bundle=certifi.where()))
+    settings = replace(Settings(require_login=False), ollama_ca_bundle=certifi.where())
+    context = OllamaClient("https://gw.internal:8443", settings)
     assert calls == [{"cafile": certifi.where()}]
     assert context._http is not None
 
 
 def test_verification_stays_on():
-    client = OllamaClient(Settings(require_login=False))
+    client = OllamaClient("https://gw.internal:8443", Settings(require_login=False))
     transport = client._http._transport
     context = transport._pool._ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED
@@ -94,5 +97,5 @@ def test_secrets_are_not_in_repr_or_debug_logs(caplog):
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"])
 def test_proxy_variables_are_ignored(monkeypatch, variable):
     monkeypatch.setenv(variable, "http://127.0.0.1:9")
-    client = OllamaClient(Settings(require_login=False))
+    client = OllamaClient("https://gw.internal:8443", Settings(require_login=False))
     assert client._http._mounts == {}

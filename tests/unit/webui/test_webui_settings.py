@@ -16,7 +16,33 @@ def test_defaults_match_the_contract():
     assert settings.require_login is True
     assert (settings.max_body_bytes, settings.max_question_chars) == (16384, 4000)
     assert settings.trust_proxy is False
+    assert (settings.models_cache_seconds, settings.backend_hold_seconds) == (5.0, 5.0)
     assert settings.node_name
+
+
+def test_several_gateways_are_read_in_their_order(tmp_path):
+    path = tmp_path / "webui.env"
+    path.write_text("WEBUI_OLLAMA_URL = https://10.0.1.12:8443  https://10.0.1.11:8443\n")
+    settings = load_settings({**SECURE, "WEBUI_SETTINGS_FILE": str(path)})
+    assert settings.ollama_urls == ("https://10.0.1.12:8443", "https://10.0.1.11:8443")
+    one = load_settings({**SECURE, "WEBUI_OLLAMA_URL": "https://gw:8443"})
+    assert one.ollama_urls == ("https://gw:8443",)
+
+
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        ("https://gw:8443 https://GW:8443/", "twice"),
+        ("http://gw http://gw:80", "twice"),
+        ("https://a:8443 ftp://b:8443", "ftp://b:8443"),
+        ("https://a:8443 https://u:p@b:8443", "credentials"),
+        ("https://a:8443 https://b:port", "port"),
+        ("  ", "at least one"),
+    ],
+)
+def test_bad_gateway_lists_are_refused_with_the_reason(urls, message):
+    with pytest.raises(SettingsError, match=f"WEBUI_OLLAMA_URL.*{message}"):
+        load_settings({**SECURE, "WEBUI_OLLAMA_URL": urls})
 
 
 def test_values_are_converted_by_type():
@@ -52,6 +78,9 @@ def test_a_settings_file_is_read_and_the_environment_wins(tmp_path):
         ({"WEBUI_READ_TIMEOUT": "soon"}, "WEBUI_READ_TIMEOUT"),
         ({"WEBUI_CONNECT_TIMEOUT": "0"}, "WEBUI_CONNECT_TIMEOUT"),
         ({"WEBUI_MAX_BODY_BYTES": "-1"}, "WEBUI_MAX_BODY_BYTES"),
+        ({"WEBUI_MODELS_CACHE_SECONDS": "0"}, "WEBUI_MODELS_CACHE_SECONDS"),
+        ({"WEBUI_BACKEND_HOLD_SECONDS": "-1"}, "WEBUI_BACKEND_HOLD_SECONDS"),
+        ({"WEBUI_BACKEND_HOLD_SECONDS": "soon"}, "WEBUI_BACKEND_HOLD_SECONDS"),
         ({"WEBUI_OLLAMA_URL": "ftp://x"}, "WEBUI_OLLAMA_URL"),
         ({"WEBUI_OLLAMA_URL": "https://u:p@gw:8443"}, "WEBUI_OLLAMA_URL"),
         ({"WEBUI_OLLAMA_TOKEN": "t", "WEBUI_OLLAMA_USERNAME": "u"}, "WEBUI_OLLAMA_TOKEN"),

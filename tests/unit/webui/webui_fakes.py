@@ -6,6 +6,7 @@ fake upstream records what the app sent and whether it closed the stream.
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,20 +71,29 @@ class FakeOllama:
         default_factory=lambda: [chunk("Hel"), chunk("lo", sim_emit_ns=123), chunk("!"), DONE]
     )
     status: int = 200
-    error_body: dict[str, Any] = field(default_factory=lambda: {"error": "boom"})
+    error_body: dict[str, Any] | str = field(default_factory=lambda: {"error": "boom"})
     headers: dict[str, str] = field(default_factory=dict)
     exception: Exception | None = None
+    # The path that status and exception apply to; None: every path.
+    failing_path: str | None = None
     fail_after: int | None = None
+    # While set, /api/tags answers only once this event is set (a slow machine).
+    tags_gate: threading.Event | None = None
     requests: list[httpx.Request] = field(default_factory=list)
     streams: list[RecordingStream] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if self.exception is not None:
+        failing = self.failing_path in (None, request.url.path)
+        if failing and self.exception is not None:
             raise self.exception
-        if self.status != 200:
+        if failing and self.status != 200:
+            if isinstance(self.error_body, str):  # a page of the gateway, not Ollama's JSON
+                return httpx.Response(self.status, text=self.error_body, headers=self.headers)
             return httpx.Response(self.status, json=self.error_body, headers=self.headers)
         if request.url.path == "/api/tags":
+            if self.tags_gate is not None:
+                self.tags_gate.wait(timeout=10)
             return httpx.Response(200, json={"models": [{"name": m} for m in self.models]})
         if request.url.path == "/api/version":
             return httpx.Response(200, json={"version": "0.0.0-fake"})
@@ -96,6 +106,40 @@ class FakeOllama:
         )
         self.streams.append(stream)
         return httpx.Response(200, stream=stream, headers={"content-type": "application/x-ndjson"})
+
+    def paths(self) -> list[str]:
+        """The paths asked, in order."""
+        return [r.url.path for r in self.requests]
+
+
+class FakeMachines:
+    """Several LLM machines behind one transport, told apart by the host of the request URL."""
+
+    def __init__(self, **machines: FakeOllama) -> None:
+        self.machines = machines
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        return self.machines[request.url.host].handle(request)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def urls(self) -> str:
+        """WEBUI_OLLAMA_URL for these machines."""
+        return " ".join(f"http://{host}:11434" for host in self.machines)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @dataclass
