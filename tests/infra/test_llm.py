@@ -1,5 +1,6 @@
-"""The GPU machine: Ollama on loopback only, behind the authenticating gateway."""
+"""The LLM machines: Ollama on loopback only, behind the authenticating gateway."""
 
+import json
 import shlex
 
 import pytest
@@ -67,3 +68,21 @@ def test_gateway_credentials_database_is_private(host, hostname):
     database = host.file(host_var(hostname, "llm_gateway_credentials_db", role="llm_gateway"))
     assert database.exists
     assert database.mode & 0o007 == 0
+
+
+def test_ollama_serves_a_model_that_answers(host, hostname):
+    """Ollama lists at least one model, and a short generation with it gives text."""
+    port = host_var(hostname, "ollama_port", role="ollama")
+    probe = (
+        "import json, urllib.request\n"
+        f"base = 'http://127.0.0.1:{port}'\n"
+        "models = json.load(urllib.request.urlopen(base + '/api/tags', timeout=10))['models']\n"
+        "body = {'model': models[0]['name'], 'prompt': 'Say hello.', 'stream': False,\n"
+        "        'options': {'num_predict': 8}}\n"
+        "request = urllib.request.Request(base + '/api/generate', json.dumps(body).encode(),\n"
+        "                                 {'Content-Type': 'application/json'})\n"
+        "answer = json.load(urllib.request.urlopen(request, timeout=300))\n"
+        "print(json.dumps({'model': models[0]['name'], 'response': answer['response']}))\n"
+    )
+    answer = json.loads(host.check_output(f"python3 -c {shlex.quote(probe)}"))
+    assert answer["response"].strip(), f"{answer['model']} on {hostname} answered nothing"

@@ -169,9 +169,10 @@ def all_web_up(topology: Topology) -> bool:
 
 
 def sim_stats(topology: Topology) -> dict[str, Any]:
-    """The simulator's own counters, read on the GPU machine (it listens on loopback only)."""
-    port = str(topology.var(topology.llm, "ollama", "ollama_port"))
-    return json.loads(topology.python(topology.llm, SIM_STATS_PROBE, port))
+    """The simulator's own counters, read on its LLM machine (it listens on loopback only)."""
+    machine = topology.require_simulator().machine
+    port = str(topology.var(machine, "ollama", "ollama_port"))
+    return json.loads(topology.python(machine, SIM_STATS_PROBE, port))
 
 
 def app_status(topology: Topology, machine: Machine, path: str) -> int:
@@ -180,13 +181,13 @@ def app_status(topology: Topology, machine: Machine, path: str) -> int:
     return int(topology.python(machine, APP_PROBE, port, path, app_ca_path(), root=True).strip())
 
 
-def chain_target(topology: Topology, site: SiteClient, question: str) -> streams.Target:
-    """A streaming /api/ask through the whole chain, as the page sends it."""
+def chain_target(topology: Topology, site: SiteClient, question: str, model: str) -> streams.Target:
+    """A streaming /api/ask for ``model`` through the whole chain, as the page sends it."""
     return streams.Target(
         host=topology.lb.ansible_host,
         port=443,
         path="/api/ask",
-        body=json.dumps({"question": question, "stream": True}).encode(),
+        body=json.dumps({"question": question, "model": model, "stream": True}).encode(),
         headers=(("Cookie", site.cookie), ("Origin", topology.origin)),
         tls=True,
         server_name=topology.hostname,

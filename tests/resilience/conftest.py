@@ -16,7 +16,14 @@ import pytest
 # bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
 # (inventory, SSH as Ansible does it, HTTPS by name) and the stream client are defined there once.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import LOCAL_STATE_DIR, REPO_ROOT, SiteClient, Topology
+from bench.topology import (
+    LOCAL_STATE_DIR,
+    REPO_ROOT,
+    Simulator,
+    SiteClient,
+    Topology,
+    TopologyError,
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +32,16 @@ def site(topology: Topology) -> Iterator[SiteClient]:
     with topology.client() as client:
         client.login()
         yield client
+
+
+@pytest.fixture(scope="session")
+def sim(topology: Topology) -> Simulator:
+    """The deployment's Ollama simulator: these tests steer it with fault directives and count
+    its tokens, so they aim every question at its model and refuse to run where there is none."""
+    try:
+        return topology.require_simulator()
+    except TopologyError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 @pytest.fixture(scope="session")

@@ -45,9 +45,11 @@ async def _read_then_leave(target: streams.Target, tokens: int) -> tuple[str, in
         return request_id, time.time_ns()
 
 
-def test_disconnect_reaches_the_model(topology, site) -> None:
+def test_disconnect_reaches_the_model(topology, site, sim) -> None:
     """The simulator sees the reader leave within 1 s, and stops generating."""
-    target = chain_target(topology, site, "[[sim:tokens=400]] [[sim:tps=10]] I will leave early")
+    target = chain_target(
+        topology, site, "[[sim:tokens=400]] [[sim:tps=10]] I will leave early", sim.model
+    )
     request_id, left_at = asyncio.run(_read_then_leave(target, tokens=3))
     assert request_id, "the stream carried no request id"
 

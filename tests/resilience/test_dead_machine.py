@@ -31,7 +31,7 @@ def _health_settings() -> str:
     return ", ".join(f"{n} {role_default('haproxy', f'haproxy_health_check_{n}')}" for n in names)
 
 
-def _load(site, stop: threading.Event, log: list[tuple[float, float, str]]) -> None:
+def _load(site, model: str, stop: threading.Event, log: list[tuple[float, float, str]]) -> None:
     """New requests, one after another, until told to stop (bounded in count as well)."""
     for number in range(400):
         if stop.is_set():
@@ -45,7 +45,11 @@ def _load(site, stop: threading.Event, log: list[tuple[float, float, str]]) -> N
                     "POST",
                     "/api/ask",
                     headers={"Origin": site.topology.origin},
-                    json={"question": "[[sim:tokens=2]] [[sim:tps=100]] alive?", "stream": False},
+                    json={
+                        "question": "[[sim:tokens=2]] [[sim:tps=100]] alive?",
+                        "model": model,
+                        "stream": False,
+                    },
                 )
             outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
         except httpx.HTTPError as error:
@@ -53,17 +57,19 @@ def _load(site, stop: threading.Event, log: list[tuple[float, float, str]]) -> N
         log.append((started, time.time(), outcome))
 
 
-def test_dead_web_machine(topology, site) -> None:
+def test_dead_web_machine(topology, site, sim) -> None:
     """0 failed new requests, down within 3 s, in-flight streams on it end with an error."""
     victim = topology.web[0]
     assert all_web_up(topology), "every web machine must be up before the test"
     in_flight = BackgroundStreams(
-        chain_target(topology, site, "[[sim:tokens=60]] [[sim:tps=10]] in flight"), 10, 60
+        chain_target(topology, site, "[[sim:tokens=60]] [[sim:tps=10]] in flight", sim.model),
+        10,
+        60,
     )
     watcher = start_down_watch(topology, victim.private_address, 30)
     port_watch = start_port_watch(topology, victim, 30)
     stop, log = threading.Event(), []
-    workers = [threading.Thread(target=_load, args=(site, stop, log)) for _ in range(12)]
+    workers = [threading.Thread(target=_load, args=(site, sim.model, stop, log)) for _ in range(12)]
     try:
         for worker in workers:
             worker.start()

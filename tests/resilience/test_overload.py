@@ -16,12 +16,14 @@ PROBES = 5
 
 
 @pytest.mark.timeout(600)
-def test_overload_refuses_fast_and_recovers(topology, site) -> None:
+def test_overload_refuses_fast_and_recovers(topology, site, sim) -> None:
     """At capacity, extra questions get 503/429 within 1 s; after the load, answers again."""
-    capacity = int(topology.var(topology.llm, "ollama", "ollama_max_queue"))
+    capacity = int(topology.var(sim.machine, "ollama", "ollama_max_queue"))
     # Held questions stall before their first token: they occupy every layer but cost no CPU,
     # for long enough to probe once they are all in, and short enough to drain quickly.
-    hold = chain_target(topology, site, "[[sim:stall=15]] [[sim:tokens=1]] hold the line")
+    hold = chain_target(
+        topology, site, "[[sim:stall=15]] [[sim:tokens=1]] hold the line", sim.model
+    )
     holders = BackgroundStreams(hold, capacity, 300)
     refusals = []
     try:
@@ -37,7 +39,7 @@ def test_overload_refuses_fast_and_recovers(topology, site) -> None:
                 "POST",
                 "/api/ask",
                 headers={"Origin": topology.origin},
-                json={"question": "[[sim:tokens=2]] one more?", "stream": True},
+                json={"question": "[[sim:tokens=2]] one more?", "model": sim.model, "stream": True},
             )
             refusals.append((time.monotonic() - started, response))
     finally:
@@ -61,6 +63,6 @@ def test_overload_refuses_fast_and_recovers(topology, site) -> None:
         "POST",
         "/api/ask",
         headers={"Origin": topology.origin},
-        json={"question": "[[sim:tokens=2]] better now?", "stream": False},
+        json={"question": "[[sim:tokens=2]] better now?", "model": sim.model, "stream": False},
     )
     assert after.status_code == 200 and after.json()["answer"], after.text

@@ -29,11 +29,11 @@ def _children(topology, machine, unit: str) -> set[str]:
     return set(topology.run(machine, main + 'cat "/proc/$pid/task/$pid/children"').stdout.split())
 
 
-def test_reload_cuts_no_stream(topology, site) -> None:
+def test_reload_cuts_no_stream(topology, site, sim) -> None:
     """50 streams in flight across a HAProxy reload all end with their final line."""
     before = _children(topology, topology.lb, "haproxy")
     background = BackgroundStreams(
-        chain_target(topology, site, "[[sim:tokens=60]] [[sim:tps=10]] across a reload"),
+        chain_target(topology, site, "[[sim:tokens=60]] [[sim:tps=10]] across a reload", sim.model),
         STREAMS,
         90,
     )
@@ -54,15 +54,17 @@ def test_reload_cuts_no_stream(topology, site) -> None:
     check_complete(results, 60, "the reload")
 
 
-def test_gateway_reloads_cut_no_stream(topology, site) -> None:
+def test_gateway_reloads_cut_no_stream(topology, site, sim) -> None:
     """50 streams at the model across back-to-back gateway reloads all end with their final line,
     and a question asked after the reloads is answered while the old child still streams."""
-    gpu = topology.llm
-    reloads = int(topology.var(gpu, "llm_gateway", "llm_gateway_reload_generations"))
-    before = _children(topology, gpu, "apache2")
+    gateway = sim.machine
+    reloads = int(topology.var(gateway, "llm_gateway", "llm_gateway_reload_generations"))
+    before = _children(topology, gateway, "apache2")
     idle = sim_stats(topology)["active"]
     background = BackgroundStreams(
-        chain_target(topology, site, "[[sim:tokens=100]] [[sim:tps=10]] across gateway reloads"),
+        chain_target(
+            topology, site, "[[sim:tokens=100]] [[sim:tps=10]] across gateway reloads", sim.model
+        ),
         STREAMS,
         120,
     )
@@ -74,13 +76,17 @@ def test_gateway_reloads_cut_no_stream(topology, site) -> None:
             30,
         )
         for _ in range(reloads):
-            topology.run(gpu, "systemctl reload apache2")
-        after = _children(topology, gpu, "apache2")
+            topology.run(gateway, "systemctl reload apache2")
+        after = _children(topology, gateway, "apache2")
         assert before & after, "the old gateway child is gone: its streams were cut"
         assert after - before, f"no new gateway child after the reloads ({before} -> {after})"
         newcomer = asyncio.run(
             streams.run_streams(
-                chain_target(topology, site, "[[sim:tokens=5]] asked after gateway reloads"), 1, 30
+                chain_target(
+                    topology, site, "[[sim:tokens=5]] asked after gateway reloads", sim.model
+                ),
+                1,
+                30,
             )
         )
         in_flight = sim_stats(topology)["active"] - idle

@@ -52,10 +52,10 @@ def _ask_until(target: streams.Target, stop: threading.Event, results: list) -> 
 
 # Two converges of a few minutes each, each bounded by CONVERGE_SECONDS.
 @pytest.mark.timeout(2 * CONVERGE_SECONDS + 300)
-def test_rolling_replacement_cuts_no_answer(topology, site, converge) -> None:
+def test_rolling_replacement_cuts_no_answer(topology, site, sim, converge) -> None:
     """Every question asked while two converges replace each web machine's container gets its
     whole answer, and each machine answers again afterwards."""
-    target = chain_target(topology, site, QUESTION)
+    target = chain_target(topology, site, QUESTION, sim.model)
     pids_limit = int(topology.var(topology.web[0], "webapp", "webapp_pids_limit"))
     changes = [
         ["-e", f"webapp_pids_limit={pids_limit + 1}", "-e", "webapp_restart=true"],

@@ -160,7 +160,7 @@ def test_ask_survives_hostile_headers(site, content_type, abuse, logged_in: bool
     headers = _ask_headers(site, content_type)
     if not logged_in:
         del headers["Cookie"]
-    body = b'{"question": "[[sim:tokens=2]] hi", "stream": true}'
+    body = b'{"question": "Say hi.", "stream": true}'
     _send(site, "POST", "/api/ask", body, {**headers, **abuse})
 
 
@@ -268,7 +268,7 @@ def test_service_healthy_after_hostile_input(site) -> None:
         "/api/ask",
         logged_in=True,
         headers={"Origin": site.origin},
-        json={"question": "[[sim:tokens=3]] still there?", "stream": False},
+        json={"question": "Are you still there? Answer in one short sentence.", "stream": False},
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["answer"]

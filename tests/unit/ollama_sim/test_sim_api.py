@@ -51,6 +51,7 @@ def test_root_says_ollama_is_running(fast_sim: RunningSim) -> None:
 def test_version(fast_sim: RunningSim) -> None:
     body = httpx.get(f"{fast_sim.url}/api/version", timeout=5).json()
     assert re.match(r"^\d+\.\d+\.\d+$", body["version"])
+    assert body["simulator"] is True
 
 
 def test_tags_lists_models_like_ollama(fast_sim: RunningSim) -> None:
