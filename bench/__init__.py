@@ -1,1 +1,2 @@
-"""Streaming benchmark of the deployed chain against the simulator alone (``python -m bench``)."""
+"""Streaming benchmark of the deployed chain against the simulator alone, with a real model's rows
+(``python -m bench``)."""

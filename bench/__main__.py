@@ -1,21 +1,15 @@
-"""Streaming benchmark: the simulator direct against the full chain, in one run.
+"""Streaming benchmark: the simulator direct against the full chain, then the real model's rows.
 
-Direct path: the same client (bench/streams.py, standard library only) runs ON the GPU machine
-and talks to the simulator on its loopback, as Ollama's own clients would. An SSH tunnel would
-put ssh's encryption and its channel buffering into the baseline, making the chain look cheaper
-than it is and merging reads that the simulator wrote apart. Running on the GPU machine keeps the
-baseline to "simulator + loopback + this client"; the clock is the same (containers share the
-kernel) and the CPUs are the same, so subtracting direct from chain leaves what HAProxy, Apache +
-mod_wsgi, the app and the gateway add.
-
-Full chain: HTTPS to HAProxy by name (SNI, verified against the ACME root), logged in as the
-deployment's initial user, POST /api/ask with stream true.
+The streaming benchmark runs against the simulator, found by asking each LLM machine's Ollama:
+its directives fix every answer's length and pace, and it stamps each token's emit time, so the
+chain's cost shows to the millisecond, level after level. Then the real model (bench/real.py),
+at one stream and at the concurrency its machines sustain, puts that cost next to a real model's
+own time. How each path is measured: bench/paths.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -25,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, stats, streams
-from bench.topology import Machine, Topology, app_ca_path, gateway_ca_path, role_default
+from bench import baseline, paths, real, stats
+from bench.topology import Simulator, Topology, app_ca_path, gateway_ca_path, role_default
 
 DEFAULT_OUT_DIR = Path.home() / ".cache" / "ollama-qa" / "bench"
 
@@ -63,6 +57,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="JSON of topology timings to include (default: timings.json beside the inventory, "
         "which make up and make test write)",
     )
+    parser.add_argument(
+        "--real-levels",
+        type=_levels,
+        help="levels for the real model (default: 1 and the number of real-Ollama machines "
+        "serving it, one stream per machine)",
+    )
+    parser.add_argument(
+        "--real-samples",
+        type=int,
+        default=5,
+        help="real-model streams per level and path, one after another at level 1 (0 skips them)",
+    )
+    parser.add_argument(
+        "--real-question",
+        default=real.DEFAULT_QUESTION,
+        help="what the real model is asked, the same on both paths",
+    )
     parser.add_argument("--out", type=Path, help=f"JSON report (default under {DEFAULT_OUT_DIR})")
     return parser.parse_args(argv)
 
@@ -72,34 +83,12 @@ def _question(args: argparse.Namespace) -> str:
     return f"[[sim:tokens={args.tokens}]] [[sim:tps={args.tps:g}]] Why is the sky blue?"
 
 
-def _remote(
-    topology: Topology,
-    machine: Machine,
-    argv: list[str],
-    rounds: int,
-    timeout: float,
-    headers: str = "",
-    root: bool = False,
-) -> list[dict[str, Any]]:
-    """Run the stream client on a machine of the topology; headers travel on stdin."""
-    argv = [*argv, "--sequential", str(rounds), "--timeout", str(timeout)]
-    if headers:
-        argv.append("--stdin-headers")
-    source = Path(streams.__file__).read_text()
-    out = topology.python(
-        machine, source, *argv, root=root, stdin=headers, timeout=timeout * rounds + 60
-    )
-    return json.loads(out)
-
-
 def run_direct(
-    topology: Topology, model: str, level: int, rounds: int, args: argparse.Namespace
+    topology: Topology, simulator: Simulator, level: int, rounds: int, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    """Run a level on the GPU machine against the simulator on its loopback."""
-    body = json.dumps({"model": model, "prompt": _question(args), "stream": True})
-    port = str(topology.var(topology.llm, "ollama", "ollama_port"))
-    argv = ["--host", "127.0.0.1", "--port", port, "--body", body, "--streams", str(level)]
-    return _remote(topology, topology.llm, argv, rounds, args.timeout)
+    """Run a level on the simulator's machine against the simulator on its loopback."""
+    body = {"model": simulator.model, "prompt": _question(args), "stream": True}
+    return paths.direct(topology, simulator.machine, body, level, rounds, args.timeout)
 
 
 def _as_haproxy_sends(topology: Topology, cookie: str) -> str:
@@ -111,25 +100,26 @@ def _as_haproxy_sends(topology: Topology, cookie: str) -> str:
 
 
 def run_hops(
-    topology: Topology, cookie: str, model: str, args: argparse.Namespace
+    topology: Topology, cookie: str, simulator: Simulator, args: argparse.Namespace
 ) -> dict[str, list[dict[str, Any]]]:
     """Single streams entering the chain at each hop, to see what each hop adds.
 
-    From the first web machine: the gateway on the GPU machine (TLS, Basic auth, proxy), then
-    the app on the web machine's own port (Apache, mod_wsgi, the app, the gateway).
+    From the first web machine: the gateway on the simulator's machine (TLS, Basic auth, proxy),
+    then the app on the web machine's own port (Apache, mod_wsgi, the app, the gateway).
     """
     web = topology.web[0]
     rounds = args.samples_at_1
+    model = simulator.model
     direct_body = json.dumps({"model": model, "prompt": _question(args), "stream": True})
-    gateway_port = str(topology.var(topology.llm, "llm_gateway", "llm_gateway_port"))
+    gateway_port = str(topology.var(simulator.machine, "llm_gateway", "llm_gateway_port"))
     token = topology.secret("vault_llm_gateway_token")
     basic = base64.b64encode(f"webui:{token}".encode()).decode()
-    gateway = _remote(
+    gateway = paths.on_machine(
         topology,
         web,
         [
             "--host",
-            topology.llm.private_address,
+            simulator.machine.private_address,
             "--port",
             gateway_port,
             "--body",
@@ -146,7 +136,7 @@ def run_hops(
     )
     app_port = str(role_default("webapp", "webapp_port"))
     ask_body = json.dumps({"question": _question(args), "model": model, "stream": True})
-    app = _remote(
+    app = paths.on_machine(
         topology,
         web,
         [
@@ -174,42 +164,33 @@ def run_hops(
 def run_chain(
     topology: Topology,
     cookie: str,
-    model: str,
+    simulator: Simulator,
     level: int,
     rounds: int,
     args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
     """Run a level through HAProxy, Apache, the app and the gateway, from this machine."""
-    target = streams.Target(
-        host=topology.lb.ansible_host,
-        port=443,
-        path="/api/ask",
-        body=json.dumps({"question": _question(args), "model": model, "stream": True}).encode(),
-        headers=(("Cookie", cookie), ("Origin", topology.origin)),
-        tls=True,
-        server_name=topology.hostname,
-        ca_file=topology.ca_file,
-    )
-    results: list[dict[str, Any]] = []
-    for _ in range(rounds):
-        batch = asyncio.run(streams.run_streams(target, level, args.timeout))
-        results += [asdict(r) for r in batch]
-    return results
+    body = {"question": _question(args), "model": simulator.model, "stream": True}
+    return paths.chain(topology, cookie, body, level, rounds, args.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
     topology = Topology.load()
+    simulator = topology.require_simulator()
     with topology.client() as client:
         cookie = client.login()
-        models = client.request("GET", "/api/models").json()
-        model = models.get("default") or models["models"][0]["name"]
+        listing = client.request("GET", "/api/models").json()
         weight = baseline.page_weight(client)
-    print(f"benchmark of {topology.origin} ({len(topology.web)} web machines), model {model}")
+    print(
+        f"benchmark of {topology.origin} ({len(topology.web)} web machines)\n"
+        f"the streaming benchmark runs against the simulator: model {simulator.model} on "
+        f"{simulator.machine.name}, {args.tokens} tokens at {args.tps:g} tokens/s per answer"
+    )
     # One warm stream per path first: mod_wsgi daemons, connection pools and the model load.
-    run_direct(topology, model, 1, 1, args)
-    run_chain(topology, cookie, model, 1, 1, args)
+    run_direct(topology, simulator, 1, 1, args)
+    run_chain(topology, cookie, simulator, 1, 1, args)
     summaries = []
     for level in args.levels:
         rounds = args.samples_at_1 if level == 1 else 1
@@ -217,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
             load_before = os.getloadavg()[0]
             began = time.monotonic()
             if path == "direct":
-                results = runner(topology, model, level, rounds, args)
+                results = runner(topology, simulator, level, rounds, args)
             else:
-                results = runner(topology, cookie, model, level, rounds, args)
+                results = runner(topology, cookie, simulator, level, rounds, args)
             summary = stats.summarize(path, level, results)
             summary["seconds"] = round(time.monotonic() - began, 2)
             summary["load_average_before"] = load_before
@@ -232,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     hops = []
     if args.hops:
         by = {(s["path"], s["level"]): s for s in summaries}
-        entered = run_hops(topology, cookie, model, args)
+        entered = run_hops(topology, cookie, simulator, args)
         hops = [
             *(
                 [{**by[("direct", 1)], "path": "simulator, on its machine"}]
@@ -242,6 +223,15 @@ def main(argv: list[str] | None = None) -> int:
             *(stats.summarize(name, 1, results) for name, results in entered.items()),
             *([{**by[("chain", 1)], "path": "full chain, from here"}] if 1 in args.levels else []),
         ]
+    measured = real.measure(
+        topology,
+        cookie,
+        listing,
+        args.real_levels,
+        args.real_samples,
+        args.real_question,
+        args.timeout,
+    )
     rps = baseline.requests_per_second(
         topology, args.rps_requests, args.rps_connections, seconds=60
     )
@@ -255,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if hops:
         print("\none stream at a time, entering at each hop (ms)\n" + stats.hop_table(hops))
     print("\ntargets\n" + stats.verdict_table(verdicts))
+    _print_real(measured)
     print(
         f"\nplain HTTPS through HAProxy: {rps['requests_per_second']} requests/s "
         f"(GET /healthz, {rps['requests']} requests, {rps['connections']} keep-alive "
@@ -276,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         "added": added,
         "hops": hops,
         "targets": [asdict(v) for v in verdicts],
+        "simulator": {"machine": simulator.machine.name, "model": simulator.model},
+        "real_model": measured,
         "requests_per_second": rps,
         "page_weight": weight,
         "timings": timings,
@@ -283,6 +276,24 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=2))
     print(f"\nreport written to {out}")
     return 0 if all(v.status == "pass" for v in verdicts) else 1
+
+
+def _print_real(measured: dict[str, Any]) -> None:
+    """The real model's tables after the simulator's, or why there are none."""
+    if "skipped" in measured:
+        print(f"\nreal model: rows skipped, {measured['skipped']}")
+        return
+    print(
+        f"\nreal model {measured['model']} on {', '.join(measured['machines'])}, "
+        f"direct (on each machine's loopback) and full chain (ms; tok/s per stream after the first "
+        f"token; ollama = its own eval_count / eval_duration)\n"
+        + stats.real_table(measured["levels"])
+    )
+    print(
+        "\nadded by the full chain to the real model's own time (p50; answers differ in length, "
+        "so totals are for the direct path's median length at each path's TTFT and tok/s)\n"
+        + stats.real_overhead_table(measured["overhead"])
+    )
 
 
 if __name__ == "__main__":

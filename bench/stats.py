@@ -1,7 +1,7 @@
-"""Summaries of stream results and the verdict against the issue's targets.
+"""Summaries of stream results, the verdict against the issue's targets, and the real model's rows.
 
 Pure functions over the dictionaries that :mod:`bench.streams` produces, so that results from
-the GPU machine (JSON over SSH) and from here are treated alike.
+an LLM machine (JSON over SSH) and from here are treated alike.
 """
 
 from __future__ import annotations
@@ -214,5 +214,121 @@ def hop_table(summaries: list[dict[str, Any]]) -> str:
         f"{s['path']:<{width}}{s['ok']:>4}/{s['streams']:<3}{fmt(s['ttft_p50_ms']):>9}"
         f"{fmt(s['ttft_p99_ms']):>9}{fmt(s['delay_p50_ms']):>9}{fmt(s['delay_p99_ms']):>9}"
         for s in summaries
+    ]
+    return "\n".join(lines)
+
+
+# --- The real model ------------------------------------------------------------------------------
+
+
+def stream_rate(result: dict[str, Any]) -> float | None:
+    """Tokens per second of one stream once it has started: token lines after the first, over the
+    time from the first to the last (the gaps add up to it). Answer length does not enter, so
+    answers of different lengths compare; the time to the first token is measured apart."""
+    span_ns = sum(result["gaps_ns"])
+    return len(result["gaps_ns"]) * 1e9 / span_ns if span_ns > 0 else None
+
+
+def real_summary(path: str, level: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`summarize` plus what a real model's rows need: tokens per second per stream, Ollama's
+    own generation speed, answer length and which LLM machine answered."""
+    ok = [r for r in results if r["ok"]]
+    rates = [rate for r in ok if (rate := stream_rate(r)) is not None]
+    own = [r["eval_count"] * 1e9 / r["eval_ns"] for r in ok if r["eval_ns"] > 0]
+    summary = summarize(path, level, results)
+    summary.update(
+        rate_p50=percentile(rates, 50),
+        rate_min=min(rates, default=None),
+        ollama_rate_p50=percentile(own, 50),
+        tokens_p50=percentile([r["tokens"] for r in ok], 50),
+        answered_by=dict(Counter(r["llm"] for r in results if r["llm"])),
+    )
+    return summary
+
+
+def _share(added_value: float | None, base: float | None) -> float | None:
+    """``added_value`` as a percentage of ``base``."""
+    if added_value is None or not base:
+        return None
+    return 100 * added_value / base
+
+
+def _total_for(summary: dict[str, Any], tokens: float | None) -> float | None:
+    """Milliseconds to stream an answer of ``tokens`` tokens at the path's p50 TTFT and speed."""
+    if tokens is None or summary["ttft_p50_ms"] is None or not summary["rate_p50"]:
+        return None
+    return summary["ttft_p50_ms"] + max(tokens - 1, 0) * 1000 / summary["rate_p50"]
+
+
+def real_overhead(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per level, what the chain adds to the real model's own time, in ms and in percent.
+
+    Totals are not compared as measured: the answers differ in length, and /api/ask cannot ask
+    Ollama for a fixed one. So the total is taken for one length on both paths (the direct path's
+    median answer), from each path's p50 time to first token and p50 tokens per second.
+    """
+    by = {(s["path"], s["level"]): s for s in summaries}
+    rows = []
+    for level in sorted({s["level"] for s in summaries}):
+        direct, chain = by.get(("direct", level)), by.get(("chain", level))
+        if not direct or not chain:
+            continue
+        ttft_added = _added(direct, chain, "ttft_p50_ms")
+        tokens = direct["tokens_p50"]
+        direct_total, chain_total = _total_for(direct, tokens), _total_for(chain, tokens)
+        total_added = None if None in (direct_total, chain_total) else chain_total - direct_total
+        rate_change = _added(direct, chain, "rate_p50")
+        rows.append(
+            {
+                "level": level,
+                "ttft_added_ms": ttft_added,
+                "ttft_added_pct": _share(ttft_added, direct["ttft_p50_ms"]),
+                "rate_change_pct": _share(rate_change, direct["rate_p50"]),
+                "total_tokens": tokens,
+                "direct_total_ms": direct_total,
+                "chain_total_ms": chain_total,
+                "total_added_ms": total_added,
+                "total_added_pct": _share(total_added, direct_total),
+            }
+        )
+    return rows
+
+
+def real_table(summaries: list[dict[str, Any]]) -> str:
+    """The real model on both paths, level by level: TTFT in ms, speeds in tokens per second."""
+    head = (
+        f"{'path':<7}{'level':>6}{'ok':>9}{'ttft50':>9}{'ttft99':>9}{'tok/s50':>9}{'tok/s min':>11}"
+        f"{'ollama':>8}{'tokens50':>10}{'total50':>10}{'delay50':>9}{'peak':>6}  answered by"
+    )
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        answered = ", ".join(f"{k}={v}" for k, v in sorted(s["answered_by"].items())) or "-"
+        lines.append(
+            f"{s['path']:<7}{s['level']:>6}{s['ok']:>5}/{s['streams']:<3}"
+            f"{fmt(s['ttft_p50_ms']):>9}{fmt(s['ttft_p99_ms']):>9}{fmt(s['rate_p50']):>9}"
+            f"{fmt(s['rate_min']):>11}{fmt(s['ollama_rate_p50']):>8}{fmt(s['tokens_p50']):>10}"
+            f"{fmt(s['total_p50_ms']):>10}{fmt(s['delay_p50_ms']):>9}{s['peak_concurrency']:>6}"
+            f"  {answered}"
+        )
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}%"
+
+
+def real_overhead_table(rows: list[dict[str, Any]]) -> str:
+    """The chain's cost as a share of the real model's own time, level by level."""
+    head = (
+        f"{'level':>6}{'ttft added':>12}{'ttft %':>9}{'tok/s %':>9}{'tokens':>8}"
+        f"{'direct total':>14}{'chain total':>13}{'total added':>13}{'total %':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    lines += [
+        f"{r['level']:>6}{fmt(r['ttft_added_ms']):>12}{_pct(r['ttft_added_pct']):>9}"
+        f"{_pct(r['rate_change_pct']):>9}{fmt(r['total_tokens']):>8}"
+        f"{fmt(r['direct_total_ms']):>14}{fmt(r['chain_total_ms']):>13}"
+        f"{fmt(r['total_added_ms']):>13}{_pct(r['total_added_pct']):>9}"
+        for r in rows
     ]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """A streaming HTTP/1.1 client that timestamps every read, for N concurrent streams.
 
-Standard library only, on purpose: the same file runs here against the full chain and, piped
-through SSH (``python3 - ARGS < streams.py``), on the GPU machine against the simulator on its
-loopback. Both paths are thus measured by the same code, with the same clock (containers share
-the host's kernel, so ``time.time_ns()`` here and the simulator's ``sim_emit_ns`` agree).
+Standard library only, on purpose: the same file runs here against the full chain and, over SSH
+(``python3 -c SOURCE ARGS``), on an LLM machine against Ollama or the simulator on its loopback.
+Both paths are thus measured by the same code, with the same clock (containers share the host's
+kernel, so ``time.time_ns()`` here and the simulator's ``sim_emit_ns`` agree). Real Ollama stamps
+no emit time: its streams have tokens, time to first token and gaps, but no delays.
 
 Why not an HTTP library: each library buffers differently, and a reader that merges two socket
 reads into one would hide exactly the proxy buffering we want to see. Here a "read" is one
@@ -40,10 +41,15 @@ class StreamResult:
     sent_ns: int = 0
     first_token_ns: int = 0
     end_ns: int = 0
-    tokens: int = 0
+    tokens: int = 0  # token lines with text (the web app drops Ollama's empty chunks too)
     reads: int = 0
     merged_reads: int = 0
-    # Per token line: receive time minus the simulator's emit time.
+    # The LLM machine that answered (the web app's meta line; the benchmark fills it in directly).
+    llm: str = ""
+    # Ollama's own count and time of generated tokens, from its final line.
+    eval_count: int = 0
+    eval_ns: int = 0
+    # Per token line that carries the simulator's emit time: receive time minus that time.
     delays_ns: list[int] = field(default_factory=list)
     # Between consecutive token lines, by receive time.
     gaps_ns: list[int] = field(default_factory=list)
@@ -169,6 +175,14 @@ def classify(line: dict) -> str:
     return "other"
 
 
+def text_of(line: dict) -> str:
+    """The text a token line carries: Ollama's generate or chat chunk, or the web app's token."""
+    message = line.get("message")
+    if isinstance(message, dict):
+        return str(message.get("content") or "")
+    return str(line.get("response") or line.get("text") or "")
+
+
 class LineTimer:
     """Turns timestamped body bytes into per-line measurements and merged-read counts."""
 
@@ -194,20 +208,29 @@ class LineTimer:
                 self.result.error = f"{line.get('code', 'error')}: {message}"[:300]
             elif kind == "done":
                 self.done = True
-            elif kind == "token" and "sim_emit_ns" in line:
-                emitted.append(int(line["sim_emit_ns"]))
-                self._token(received_ns, int(line["sim_emit_ns"]))
+                # Ollama's final line carries its counters; the web app's keeps them under "ollama".
+                counters = line.get("ollama") if isinstance(line.get("ollama"), dict) else line
+                self.result.eval_count = int(counters.get("eval_count") or 0)
+                self.result.eval_ns = int(counters.get("eval_duration") or 0)
+            elif kind == "token" and text_of(line):
+                emit_ns = line.get("sim_emit_ns")
+                if emit_ns is not None:
+                    emitted.append(int(emit_ns))
+                self._token(received_ns, None if emit_ns is None else int(emit_ns))
+            elif line.get("type") == "meta":
+                self.result.llm = str(line.get("llm") or "")
         if emitted and max(emitted) - min(emitted) > MERGE_THRESHOLD_NS:
             self.result.merged_reads += 1
 
-    def _token(self, received_ns: int, emit_ns: int) -> None:
+    def _token(self, received_ns: int, emit_ns: int | None) -> None:
         result = self.result
         if not result.tokens:
             result.first_token_ns = received_ns
         else:
             result.gaps_ns.append(received_ns - self._last_token_ns)
         result.tokens += 1
-        result.delays_ns.append(received_ns - emit_ns)
+        if emit_ns is not None:
+            result.delays_ns.append(received_ns - emit_ns)
         self._last_token_ns = received_ns
 
 
