@@ -150,14 +150,13 @@ def deployment(site: Site):
 def real_model(logged_in: Page, deployment) -> str:
     """The model a test of real answers asks: the page's default, unless the deployment's
     simulator serves it; then the first model no simulator serves."""
+    from bench.real import pick_model
+
     # Asked by the page itself: the browser resolves the site's name as the tests tell it to.
     listing = logged_in.evaluate("async () => (await fetch('/api/models')).json()")
     assert "models" in listing, f"/api/models: {listing}"
-    names = [m["name"] for m in listing["models"]]
     simulator = deployment.simulator if deployment else None
-    simulated = simulator.models if simulator else ()
-    candidates = [listing["default"], *names]
-    real = [name for name in candidates if name and name not in simulated]
-    if not real:
-        pytest.fail(f"every model the site offers is simulated: {names}")
-    return real[0]
+    model = pick_model(listing, simulator.models if simulator else ())
+    if model is None:
+        pytest.fail(f"every model the site offers is simulated: {listing['models']}")
+    return model
