@@ -14,18 +14,19 @@ chmod 0700 "$STATE_DIR"
 
 "$here/build-artifacts.sh" "$STATE_DIR/artifacts" --ollama >/dev/null
 
-# Secrets of this topology: generated once, readable by the owner only, never in the clone.
+# Secrets of this topology: each generated once, readable by the owner only, never in the clone.
+# A secrets.yml from before a secret existed gets it added; the values it holds stay.
 secrets="$STATE_DIR/secrets.yml"
 if [[ ! -s $secrets ]]; then
-  log "generating this topology's secrets in $secrets"
-  (umask 077 && python3 - >"$secrets" <<'PY'
-import secrets
-print("---")
-for name in ("vault_webapp_session_secret", "vault_llm_gateway_token", "vault_webapp_admin_password"):
-    print(f'{name}: "{secrets.token_urlsafe(32)}"')
-PY
-  )
+  (umask 077 && echo "---" >"$secrets")
 fi
+for name in vault_llm_gateway_token vault_webapp_admin_password \
+  vault_postgresql_owner_password vault_postgresql_app_password; do
+  if ! grep -q "^$name:" "$secrets"; then
+    log "generating $name in $secrets"
+    printf '%s: "%s"\n' "$name" "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')" >>"$secrets"
+  fi
+done
 
 "$REPO_ROOT/infrastructure/terraform/local-up.sh" "$STATE_DIR"
 "$here/converge.sh"

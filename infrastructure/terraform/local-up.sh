@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the local topology (systemd "VM" containers lb, web1..N, llm1..N and a Pebble ACME
+# Creates the local topology (systemd "VM" containers lb, web1..N, llm1..N, db and a Pebble ACME
 # server on one Docker network) and writes STATE_DIR/inventory.yml for Ansible. Everything it
 # generates (SSH key, Pebble's HTTPS CA and certificate, Terraform state) lives in STATE_DIR, never
 # in the clone.
@@ -138,7 +138,7 @@ main() {
 
   # shellcheck disable=SC2046  # one address per word is what wait_for_ssh takes
   wait_for_ssh $(terraform -chdir="$env_dir" output -json addresses |
-    python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["lb"], *a["web"], *a["llm"])')
+    python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["lb"], *a["web"], *a["llm"], a["db"])')
   fetch_acme_root "$(terraform -chdir="$env_dir" output -json addresses | python3 -c 'import json, sys; print(json.load(sys.stdin)["acme"])')"
   terraform -chdir="$env_dir" output -raw ansible_inventory >"$state/inventory.yml.tmp"
   mv "$state/inventory.yml.tmp" "$state/inventory.yml"

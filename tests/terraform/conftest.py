@@ -88,7 +88,7 @@ def openstack_inventory(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[s
 def local_topology(
     tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]
 ) -> Iterator[Path]:
-    """A real, minimal local topology (lb, 2 web, 2 llm, acme), destroyed after this run."""
+    """A real, minimal local topology (lb, 2 web, 2 llm, db, acme), destroyed after this run."""
     state = tmp_path_factory.mktemp("local-state")
     prefix = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
     env = {

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import LLM_INSTALL_METHODS, run
 
-GROUPS = {"lb": 1}
+GROUPS = {"lb": 1, "db": 1}
 MIN_HOSTS = {"web": 2, "llm": 1}
 HOST_VARS = {"ansible_host", "private_address"}
 # Host variables only some hosts carry: each local LLM machine names how Ollama gets onto it,
@@ -68,7 +68,7 @@ def inventory(request: pytest.FixtureRequest) -> tuple[str, dict]:
 
 
 def test_groups_have_the_contracted_sizes(inventory: tuple[str, dict]) -> None:
-    """lb holds one host, web at least two and llm at least one."""
+    """lb and db hold one host each, web at least two and llm at least one."""
     _, parsed = inventory
     for group, size in GROUPS.items():
         assert len(parsed[group]["hosts"]) == size, group

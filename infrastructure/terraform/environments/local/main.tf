@@ -112,6 +112,12 @@ module "inventory" {
     private_address = local.machines[local.lb_name].address
     ssh_args        = local.ssh_args
   }
+  db = {
+    name            = local.db_name
+    ansible_host    = local.machines[local.db_name].address
+    private_address = local.machines[local.db_name].address
+    ssh_args        = local.ssh_args
+  }
   web = [for name in local.web_names : {
     name            = name
     ansible_host    = local.machines[name].address

@@ -4,6 +4,7 @@ output "addresses" {
     lb   = local.machines[local.lb_name].address
     web  = [for name in local.web_names : local.machines[name].address]
     llm  = [for name in local.llm_names : local.machines[name].address]
+    db   = local.machines[local.db_name].address
     acme = local.acme_address
   }
 }
@@ -24,6 +25,6 @@ output "container_names" {
 }
 
 output "ansible_inventory" {
-  description = "Ansible inventory (YAML): groups lb, web, llm and the variables the roles need."
+  description = "Ansible inventory (YAML): groups lb, web, llm, db and the variables the roles need."
   value       = module.inventory.yaml
 }

@@ -43,8 +43,8 @@ variable "llm_machines" {
   ]
 
   validation {
-    condition     = length(var.llm_machines) >= 1 && length(var.llm_machines) <= 90
-    error_message = "llm_machines must list from 1 to 90 machines (their addresses .11 to .100 end below the web machines' .101)."
+    condition     = length(var.llm_machines) >= 1 && length(var.llm_machines) <= 9
+    error_message = "llm_machines must list from 1 to 9 machines (their addresses .11 to .19 end below the database's .20)."
   }
 
   validation {

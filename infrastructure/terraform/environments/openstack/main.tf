@@ -22,7 +22,7 @@ module "compute" {
 
   name_prefix           = var.name_prefix
   image_name            = var.image_name
-  flavors               = { lb = var.lb_flavor, web = var.web_flavor, llm = var.llm_flavor }
+  flavors               = { lb = var.lb_flavor, web = var.web_flavor, llm = var.llm_flavor, db = var.db_flavor }
   web_count             = var.web_count
   llm_count             = var.llm_count
   ssh_public_key_file   = var.ssh_public_key_file
@@ -48,6 +48,12 @@ module "inventory" {
     ansible_host    = module.compute.lb.public_address
     private_address = module.compute.lb.private_address
     ssh_args        = "-o StrictHostKeyChecking=accept-new"
+  }
+  db = {
+    name            = module.compute.db.name
+    ansible_host    = module.compute.db.private_address
+    private_address = module.compute.db.private_address
+    ssh_args        = local.jump
   }
   web = [for machine in module.compute.web : {
     name            = machine.name

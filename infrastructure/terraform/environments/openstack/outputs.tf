@@ -1,9 +1,10 @@
 output "addresses" {
-  description = "Addresses per role: public and private for lb, private for web and llm."
+  description = "Addresses per role: public and private for lb, private for web, llm and db."
   value = {
     lb  = module.compute.lb
     web = module.compute.web
     llm = module.compute.llm
+    db  = module.compute.db
   }
 }
 
@@ -18,6 +19,6 @@ output "lb_public_address" {
 }
 
 output "ansible_inventory" {
-  description = "Ansible inventory (YAML): groups lb, web, llm and the variables the roles need."
+  description = "Ansible inventory (YAML): groups lb, web, llm, db and the variables the roles need."
   value       = module.inventory.yaml
 }

@@ -76,6 +76,16 @@ variable "llm_flavor" {
   }
 }
 
+variable "db_flavor" {
+  type        = string
+  description = "Flavor of the database machine (PostgreSQL for every web machine: 2 vCPU, 4 GiB is plenty)."
+
+  validation {
+    condition     = trimspace(var.db_flavor) != ""
+    error_message = "db_flavor must not be empty."
+  }
+}
+
 variable "web_count" {
   type        = number
   description = "Number of web machines (at least 2, so that one can fail)."

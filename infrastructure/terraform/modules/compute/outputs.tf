@@ -23,7 +23,15 @@ output "llm" {
   }]
 }
 
+output "db" {
+  description = "The database machine: name and private address."
+  value = {
+    name            = local.db_name
+    private_address = openstack_networking_port_v2.machine[local.db_name].all_fixed_ips[0]
+  }
+}
+
 output "roles" {
-  description = "Role of every machine, keyed by name (lb, web or llm)."
+  description = "Role of every machine, keyed by name (lb, web, llm or db)."
   value       = local.machines
 }

@@ -23,12 +23,13 @@ variable "flavors" {
     lb  = string
     web = string
     llm = string
+    db  = string
   })
   description = "Nova flavor per role; the llm one must carry a GPU the NVIDIA driver supports."
 
   validation {
     condition     = alltrue([for flavor in values(var.flavors) : trimspace(flavor) != ""])
-    error_message = "Every flavor (lb, web, llm) must be a non-empty flavor name."
+    error_message = "Every flavor (lb, web, llm, db) must be a non-empty flavor name."
   }
 }
 
@@ -77,6 +78,7 @@ variable "security_group_ids" {
     lb  = string
     web = string
     llm = string
+    db  = string
   })
   description = "Security group ID per role, from the security_groups module."
 }

@@ -3,7 +3,7 @@ locals {
   entry_vars = ["ansible_host", "private_address", "ansible_ssh_common_args"]
 
   # One host entry shape for every group, so both environments produce the same variable names.
-  host_vars = { for host in concat([var.lb], var.web, var.llm) : host.name => merge(host.host_vars, {
+  host_vars = { for host in concat([var.lb, var.db], var.web, var.llm) : host.name => merge(host.host_vars, {
     ansible_host            = host.ansible_host
     private_address         = host.private_address
     ansible_ssh_common_args = host.ssh_args
@@ -25,6 +25,7 @@ locals {
         lb  = { hosts = { (var.lb.name) = local.host_vars[var.lb.name] } }
         web = { hosts = { for host in var.web : host.name => local.host_vars[host.name] } }
         llm = { hosts = { for host in var.llm : host.name => local.host_vars[host.name] } }
+        db  = { hosts = { (var.db.name) = local.host_vars[var.db.name] } }
       }
     }
   }

@@ -1,5 +1,5 @@
 output "yaml" {
-  description = "Ansible inventory (YAML) with groups lb, web and llm and the variables the roles need."
+  description = "Ansible inventory (YAML) with groups lb, web, llm and db and the variables the roles need."
   value       = yamlencode(local.inventory)
 }
 

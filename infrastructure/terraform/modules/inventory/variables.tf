@@ -24,6 +24,22 @@ variable "lb" {
   }
 }
 
+variable "db" {
+  type = object({
+    name            = string
+    ansible_host    = string
+    private_address = string
+    ssh_args        = string
+    host_vars       = optional(map(string), {})
+  })
+  description = "The database machine, with the same attributes as lb."
+
+  validation {
+    condition     = length(setintersection(keys(var.db.host_vars), local.entry_vars)) == 0
+    error_message = "host_vars must not set ansible_host, private_address or ansible_ssh_common_args: the other attributes do."
+  }
+}
+
 variable "web" {
   type = list(object({
     name            = string

@@ -1,5 +1,5 @@
 locals {
-  roles = ["lb", "web", "llm"]
+  roles = ["lb", "web", "llm", "db"]
 
   # Ollama's own port (11434) appears nowhere below: it listens on loopback and no group admits it.
   world_rules = merge([for port in var.public_ports : {
@@ -20,7 +20,8 @@ locals {
 
   # Rules whose source is another group rather than an address range.
   group_rules = {
-    "web-app-from-lb"      = { group = "web", port = var.web_app_port, from = "lb" }
-    "llm-gateway-from-web" = { group = "llm", port = var.gateway_port, from = "web" }
+    "web-app-from-lb"        = { group = "web", port = var.web_app_port, from = "lb" }
+    "llm-gateway-from-web"   = { group = "llm", port = var.gateway_port, from = "web" }
+    "db-postgresql-from-web" = { group = "db", port = var.postgresql_port, from = "web" }
   }
 }

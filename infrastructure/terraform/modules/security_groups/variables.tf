@@ -55,3 +55,14 @@ variable "gateway_port" {
     error_message = "gateway_port must be a TCP port number."
   }
 }
+
+variable "postgresql_port" {
+  type        = number
+  description = "TCP port of PostgreSQL on the database machine; the same as the postgresql role's default."
+  default     = 5432
+
+  validation {
+    condition     = var.postgresql_port >= 1 && var.postgresql_port <= 65535
+    error_message = "postgresql_port must be a TCP port number."
+  }
+}

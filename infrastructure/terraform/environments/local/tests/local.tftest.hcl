@@ -21,8 +21,8 @@ variables {
 
 run "machines_per_role" {
   assert {
-    condition     = length([for name, machine in local.machines : name if machine.role == "web"]) == 3 && length(local.machines) == 7
-    error_message = "One lb, web_count web machines and one LLM machine per llm_machines entry (3 by default)."
+    condition     = length([for name, machine in local.machines : name if machine.role == "web"]) == 3 && length(local.machines) == 8
+    error_message = "One lb, one db, web_count web machines and one LLM machine per llm_machines entry (3 by default)."
   }
 
   assert {
@@ -35,6 +35,7 @@ run "machines_per_role" {
       lb   = "172.30.99.10"
       web  = ["172.30.99.101", "172.30.99.102", "172.30.99.103"]
       llm  = ["172.30.99.11", "172.30.99.12", "172.30.99.13"]
+      db   = "172.30.99.20"
       acme = "172.30.99.5"
     }
     error_message = "Machines must get their fixed addresses."
@@ -54,7 +55,7 @@ run "each_llm_machine_gets_its_install_method" {
   }
 
   assert {
-    condition = alltrue([for group in ["lb", "web"] : alltrue([
+    condition = alltrue([for group in ["lb", "web", "db"] : alltrue([
       for host in values(yamldecode(output.ansible_inventory).all.children[group].hosts) : !contains(keys(host), "ollama_install_method")
     ])])
     error_message = "Only LLM machines carry ollama_install_method."
@@ -67,7 +68,7 @@ run "one_llm_machine" {
   }
 
   assert {
-    condition     = output.addresses.llm == ["172.30.99.11"] && length(local.machines) == 5
+    condition     = output.addresses.llm == ["172.30.99.11"] && length(local.machines) == 6
     error_message = "A single LLM machine keeps the address .11."
   }
 
@@ -98,8 +99,13 @@ run "vms_run_systemd_without_privileged" {
 
 run "inventory_contract" {
   assert {
-    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == tolist(["lb", "llm", "web"])
-    error_message = "The inventory must have exactly the groups lb, web and llm."
+    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == tolist(["db", "lb", "llm", "web"])
+    error_message = "The inventory must have exactly the groups lb, web, llm and db."
+  }
+
+  assert {
+    condition     = yamldecode(output.ansible_inventory).all.children.db.hosts == { "qa-mock-db" = { ansible_host = "172.30.99.20", private_address = "172.30.99.20", ansible_ssh_common_args = local.ssh_args } }
+    error_message = "The db group must hold the database container at its fixed address."
   }
 
   assert {
@@ -131,6 +137,16 @@ run "no_llm_machine_is_refused" {
 
   variables {
     llm_machines = []
+  }
+
+  expect_failures = [var.llm_machines]
+}
+
+run "llm_machines_reaching_the_database_address_are_refused" {
+  command = plan
+
+  variables {
+    llm_machines = [for index in range(10) : { install_method = "simulator" }]
   }
 
   expect_failures = [var.llm_machines]

@@ -27,6 +27,7 @@ variables {
   lb_flavor             = "m1.small"
   web_flavor            = "m1.medium"
   llm_flavor            = "g1.gpu"
+  db_flavor             = "m1.large"
   web_count             = 3
   llm_count             = 2
   admin_cidrs           = ["203.0.113.7/32"]
@@ -52,6 +53,16 @@ run "machines_per_role" {
   }
 
   assert {
+    condition     = output.addresses.db.name == "ollama-qa-db" && [for name, role in module.compute.roles : name if role == "db"] == ["ollama-qa-db"]
+    error_message = "One database machine, named <prefix>-db."
+  }
+
+  assert {
+    condition     = module.compute.db.private_address == "10.42.0.50"
+    error_message = "The database machine must be on the private network."
+  }
+
+  assert {
     condition     = output.addresses.lb.public_address == "198.51.100.20"
     error_message = "The load balancer must get the floating IP."
   }
@@ -64,8 +75,8 @@ run "machines_per_role" {
 
 run "inventory_contract" {
   assert {
-    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == tolist(["lb", "llm", "web"])
-    error_message = "The inventory must have exactly the groups lb, web and llm."
+    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == tolist(["db", "lb", "llm", "web"])
+    error_message = "The inventory must have exactly the groups lb, web, llm and db."
   }
 
   assert {
@@ -76,6 +87,11 @@ run "inventory_contract" {
   assert {
     condition     = sort(keys(yamldecode(output.ansible_inventory).all.children.llm.hosts)) == tolist(["ollama-qa-llm1", "ollama-qa-llm2"])
     error_message = "llm must hold every LLM machine."
+  }
+
+  assert {
+    condition     = keys(yamldecode(output.ansible_inventory).all.children.db.hosts) == ["ollama-qa-db"]
+    error_message = "db must hold the database machine."
   }
 
   assert {
@@ -152,6 +168,16 @@ run "empty_llm_flavor_is_refused" {
   }
 
   expect_failures = [var.llm_flavor]
+}
+
+run "empty_db_flavor_is_refused" {
+  command = plan
+
+  variables {
+    db_flavor = ""
+  }
+
+  expect_failures = [var.db_flavor]
 }
 
 run "malformed_subnet_is_refused" {

@@ -12,13 +12,13 @@ mock_provider "openstack" {
 variables {
   name_prefix           = "qa"
   image_name            = "debian-12"
-  flavors               = { lb = "m1.small", web = "m1.medium", llm = "g1.gpu" }
+  flavors               = { lb = "m1.small", web = "m1.medium", llm = "g1.gpu", db = "m1.db" }
   web_count             = 2
   llm_count             = 1
   ssh_public_key_file   = "../../testdata/fixture_key.pub"
   network_id            = "network-id"
   subnet_id             = "subnet-id"
-  security_group_ids    = { lb = "sg-lb", web = "sg-web", llm = "sg-llm" }
+  security_group_ids    = { lb = "sg-lb", web = "sg-web", llm = "sg-llm", db = "sg-db" }
   external_network_name = "public"
   router_interface_id   = "router-interface-id"
 }
@@ -60,6 +60,21 @@ run "one_lb_n_web_m_llm" {
   }
 
   assert {
+    condition     = [for instance in values(openstack_compute_instance_v2.machine) : [instance.name, instance.flavor_name] if instance.metadata.role == "db"] == [["qa-db", "m1.db"]]
+    error_message = "Exactly one database machine, <prefix>-db, with the db flavor."
+  }
+
+  assert {
+    condition     = output.db == { name = "qa-db", private_address = "10.42.0.60" }
+    error_message = "The db output must name the database machine and its private address."
+  }
+
+  assert {
+    condition     = openstack_networking_port_v2.machine["qa-db"].security_group_ids == toset(["sg-db"])
+    error_message = "The database machine's port must carry exactly the db security group."
+  }
+
+  assert {
     condition     = openstack_networking_floatingip_associate_v2.lb.port_id == openstack_networking_port_v2.machine["qa-lb"].id
     error_message = "The floating IP must belong to the load balancer."
   }
@@ -94,7 +109,7 @@ run "empty_flavor_is_refused" {
   command = plan
 
   variables {
-    flavors = { lb = "m1.small", web = "", llm = "g1.gpu" }
+    flavors = { lb = "m1.small", web = "", llm = "g1.gpu", db = "m1.db" }
   }
 
   expect_failures = [var.flavors]

@@ -10,6 +10,7 @@ variables {
   admin_cidrs          = ["10.0.0.1/32"]
 
   lb = { name = "qa-lb", ansible_host = "10.0.0.10", private_address = "10.0.0.10", ssh_args = "-o A=1" }
+  db = { name = "qa-db", ansible_host = "10.0.0.20", private_address = "10.0.0.20", ssh_args = "-o A=1" }
   web = [
     { name = "qa-web1", ansible_host = "10.0.0.101", private_address = "10.0.0.101", ssh_args = "-o A=1" },
     { name = "qa-web2", ansible_host = "10.0.0.102", private_address = "10.0.0.102", ssh_args = "-o A=1" },
@@ -39,10 +40,21 @@ run "every_llm_machine_is_a_host_of_the_llm_group" {
   }
 
   assert {
-    condition = alltrue([for group in ["lb", "web"] : alltrue([
+    condition = alltrue([for group in ["lb", "web", "db"] : alltrue([
       for host in values(yamldecode(output.yaml).all.children[group].hosts) : sort(keys(host)) == tolist(["ansible_host", "ansible_ssh_common_args", "private_address"])
     ])])
     error_message = "Hosts without host_vars carry exactly the common entry."
+  }
+}
+
+run "the_database_machine_is_the_db_group" {
+  command = plan
+
+  assert {
+    condition = yamldecode(output.yaml).all.children.db.hosts == {
+      "qa-db" = { ansible_host = "10.0.0.20", private_address = "10.0.0.20", ansible_ssh_common_args = "-o A=1" }
+    }
+    error_message = "The db group must hold exactly the database machine with the common entry."
   }
 }
 

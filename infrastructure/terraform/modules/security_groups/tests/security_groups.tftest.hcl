@@ -46,8 +46,8 @@ run "ssh_only_from_admin_networks" {
   assert {
     condition = length([
       for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule if rule.port_range_min == 22
-    ]) == 3 * length(var.admin_cidrs)
-    error_message = "Every role (lb, web, llm) must admit SSH from every admin CIDR."
+    ]) == 4 * length(var.admin_cidrs)
+    error_message = "Every role (lb, web, llm, db) must admit SSH from every admin CIDR."
   }
 }
 
@@ -89,6 +89,38 @@ run "llm_is_reachable_only_from_web" {
   assert {
     condition     = alltrue([for rule in values(openstack_networking_secgroup_rule_v2.group) : !(rule.port_range_min <= 11434 && rule.port_range_max >= 11434)])
     error_message = "Ollama's port 11434 must not be admitted from any group either."
+  }
+}
+
+run "db_is_reachable_only_from_web" {
+  assert {
+    condition     = openstack_networking_secgroup_v2.role["db"].name == "qa-db"
+    error_message = "The database machine's group is named <prefix>-db."
+  }
+
+  assert {
+    condition = [
+      for rule in values(openstack_networking_secgroup_rule_v2.group) : [rule.remote_group_id, rule.port_range_min, rule.port_range_max]
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["db"].id
+    ] == [[openstack_networking_secgroup_v2.role["web"].id, var.postgresql_port, var.postgresql_port]]
+    error_message = "The database machine must admit exactly the PostgreSQL port, from the web group only."
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in values(openstack_networking_secgroup_rule_v2.cidr) : rule.port_range_min == 22 && contains(var.admin_cidrs, rule.remote_ip_prefix)
+      if rule.security_group_id == openstack_networking_secgroup_v2.role["db"].id
+    ])
+    error_message = "Apart from admin SSH, no address range may reach the database machine."
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in concat(values(openstack_networking_secgroup_rule_v2.cidr), values(openstack_networking_secgroup_rule_v2.group)) :
+      rule.security_group_id == openstack_networking_secgroup_v2.role["db"].id
+      if rule.port_range_min <= var.postgresql_port && rule.port_range_max >= var.postgresql_port
+    ])
+    error_message = "No other group may open the PostgreSQL port."
   }
 }
 
