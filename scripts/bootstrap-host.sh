@@ -8,9 +8,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
+# postgresql: its server binaries start throwaway databases for the unit tests (pytest-postgresql).
 apt_packages=(
   docker.io debootstrap chromium libnss3-tools haproxy apache2-utils openssh-client
-  testssl.sh sqlite3 iproute2 curl ca-certificates python3-venv
+  testssl.sh sqlite3 iproute2 curl ca-certificates python3-venv postgresql
 )
 
 ensure_debian_packages "${apt_packages[@]}"

@@ -1,4 +1,5 @@
-"""Command line: ``serve`` for development and tests, ``users`` to manage logins.
+"""Command line: ``serve`` for development and tests, ``migrate`` for the database's schema, and
+``users`` to manage logins.
 
 Passwords are read from a prompt or from standard input, never from arguments, because
 arguments are visible to every user of the machine in the process list and in shell history.
@@ -8,7 +9,6 @@ import argparse
 import contextlib
 import getpass
 import logging
-import os
 import socketserver
 import sys
 from collections.abc import Sequence
@@ -16,8 +16,9 @@ from typing import TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from webui.app import create_app
-from webui.auth import UserError, UserStore
-from webui.settings import SettingsError, documentation, load_settings, raw_settings
+from webui.auth import Accounts, UserError
+from webui.settings import Settings, SettingsError, documentation, load_settings
+from webui.store import DatabaseUnavailable, Store
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -38,12 +39,40 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def serve(host: str, port: int) -> int:
-    """Serve the app until interrupted; settings come from the environment as in production."""
-    app = create_app(load_settings())
+    """Serve the app until interrupted; settings come from the environment as in production.
+
+    An SQLite database is brought to the app's schema first, so development needs no step of
+    its own; a PostgreSQL one is shared by machines, and only ``migrate`` changes it.
+    """
+    settings = load_settings()
+    store = Store.open(settings.database_url, settings.database_password)
+    if store.embedded:
+        store.migrate()
+    app = create_app(settings, store=store)
     with make_server(host, port, app, ThreadingWSGIServer, QuietHandler) as server:
         logging.getLogger("webui").info("serving on http://%s:%d/", host, server.server_port)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
+    return 0
+
+
+def open_store(settings: Settings) -> Store:
+    """The database of the settings, which a command needs to be named."""
+    if not settings.database_url:
+        raise SettingsError("WEBUI_DATABASE_URL is not set: it names the database to act on")
+    return Store.open(settings.database_url, settings.database_password)
+
+
+def migrate(stdout: TextIO) -> int:
+    """Bring the database to this app's schema; says whether anything changed."""
+    store = open_store(load_settings())
+    try:
+        before, after = store.migrate()
+    finally:
+        store.close()
+    if before != after:
+        print(f"migrated from version {before} to {after}", file=stdout)
+    print(f"schema at version {after}", file=stdout)
     return 0
 
 
@@ -57,29 +86,26 @@ def read_password(stdin: TextIO) -> str:
     return stdin.readline().rstrip("\r\n")
 
 
-def users_db_path(explicit: str | None) -> str:
-    """The database from ``--db`` or from the settings, without needing the other settings."""
-    path = explicit or raw_settings(os.environ).get("WEBUI_USERS_DB", "")
-    if not path:
-        raise UserError("no users database: pass --db or set WEBUI_USERS_DB")
-    return path
-
-
 def users(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
-    """Run one ``users`` sub-command."""
-    store = UserStore(users_db_path(args.db))
-    if args.action == "list":
-        for name in store.usernames():
-            print(name, file=stdout)
-    elif args.action == "add":
-        store.add(args.username, read_password(stdin))
-        print(f"added {args.username}", file=stdout)
-    elif args.action == "set-password":
-        store.set_password(args.username, read_password(stdin))
-        print(f"changed the password of {args.username}", file=stdout)
-    else:
-        store.remove(args.username)
-        print(f"removed {args.username}", file=stdout)
+    """Run one ``users`` sub-command on the database every web machine shares."""
+    settings = load_settings()
+    store = open_store(settings)
+    accounts = Accounts(store, settings)
+    try:
+        if args.action == "list":
+            for name in accounts.usernames():
+                print(name, file=stdout)
+        elif args.action == "add":
+            accounts.add(args.username, read_password(stdin))
+            print(f"added {args.username}", file=stdout)
+        elif args.action == "set-password":
+            accounts.set_password(args.username, read_password(stdin))
+            print(f"changed the password of {args.username} and ended their sessions", file=stdout)
+        else:
+            accounts.remove(args.username)
+            print(f"removed {args.username} with their sessions and conversations", file=stdout)
+    finally:
+        store.close()
     return 0
 
 
@@ -91,8 +117,8 @@ def parser() -> argparse.ArgumentParser:
     serving.add_argument("--host", default="127.0.0.1")
     serving.add_argument("--port", type=int, default=8080)
     commands.add_parser("settings", help="list every WEBUI_* setting with its default")
+    commands.add_parser("migrate", help="bring the database (WEBUI_DATABASE_URL) to this schema")
     managing = commands.add_parser("users", help="manage the users who may log in")
-    managing.add_argument("--db", help="users database (default: WEBUI_USERS_DB)")
     actions = managing.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="list user names")
     for action in ("add", "remove", "set-password"):
@@ -111,8 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for variable, default, doc in documentation():
                 print(f"{variable} (default: {default or 'empty'})\n    {doc}")
             return 0
+        if args.command == "migrate":
+            return migrate(sys.stdout)
         return users(args, sys.stdin, sys.stdout)
-    except (SettingsError, UserError) as exc:
+    except (SettingsError, UserError, DatabaseUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

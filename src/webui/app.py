@@ -7,28 +7,63 @@ visible, which is what lets an answer reach the browser chunk by chunk.
 import json
 import logging
 import mimetypes
+import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from html import escape
 from http import HTTPStatus
 from pathlib import Path
 from string import Template
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from argon2 import PasswordHasher
 
-from webui.auth import SESSION_COOKIE, UserStore, sign_session, verify_session
+from webui.auth import LOCAL_USER, SESSION_COOKIE, Accounts
 from webui.backends import Backend, Backends
-from webui.ollama import DONE_FIELDS, BackendError, stream_chunks
+from webui.ollama import DONE_FIELDS, BackendError, Messages, message_text, stream_chunks
 from webui.settings import Settings
+from webui.store import DatabaseUnavailable, SchemaMismatch, Store, Turn
 
 log = logging.getLogger("webui")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_PORTS = {"http": 80, "https": 443}
+CONVERSATIONS_PREFIX = "/api/conversations/"
+# Conversation ids are made by secrets.token_urlsafe; anything else names no conversation.
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TITLE_CHARS = 80
+# How long a turn's write is retried while the database is unavailable, in seconds: long enough
+# for a restart, short enough that the page learns soon that the turn was not kept.
+SAVE_SECONDS = 5.0
+RETRY_AFTER_SECONDS = "5"
+DATABASE_MESSAGE = "The database is not available right now. Please try again in a moment."
+# Asked for by a browser navigating (the page, the login form, logging out), so answered as a page.
+HTML_ENDPOINTS = frozenset({"index", "login", "logout"})
+UNAVAILABLE_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Unavailable · Ask</title>
+<link rel="stylesheet" href="/static/app.css">
+</head>
+<body>
+<header><h1>Ask</h1></header>
+<main>
+  <h2>Temporarily unavailable</h2>
+  <p class="error" role="alert">{DATABASE_MESSAGE}</p>
+  <p><a href="/">Try again</a></p>
+</main>
+</body>
+</html>
+"""
 
 SECURITY_HEADERS = [
     (
@@ -182,7 +217,7 @@ def own_origin(environ: dict[str, Any], trust_proxy: bool) -> tuple[str, str, in
 
 
 def same_origin(environ: dict[str, Any], trust_proxy: bool) -> bool:
-    """CSRF check for POSTs: Origin (or, failing that, Referer) must be our own origin."""
+    """CSRF check for every request but GET: Origin (or else Referer) must be our own origin."""
     claimed = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or ""
     mine = own_origin(environ, trust_proxy)
     return mine is not None and origin_tuple(claimed) == mine
@@ -214,8 +249,17 @@ def session_cookie(value: str, max_age: int) -> tuple[str, str]:
     )
 
 
-def parse_question(body: bytes, max_chars: int) -> tuple[str, str | None, bool]:
-    """Validate the ``/api/ask`` body into (question, model or None, stream)."""
+class Question(NamedTuple):
+    """A valid ``/api/ask`` body."""
+
+    text: str
+    model: str | None
+    stream: bool
+    conversation: str | None  # None: start a new conversation
+
+
+def parse_question(body: bytes, max_chars: int) -> Question:
+    """Validate the ``/api/ask`` body."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
@@ -223,6 +267,7 @@ def parse_question(body: bytes, max_chars: int) -> tuple[str, str | None, bool]:
     if not isinstance(data, dict):
         raise HTTPError(400, "invalid_json", "The request body must be a JSON object.")
     question, model, stream = data.get("question"), data.get("model"), data.get("stream", True)
+    conversation = data.get("conversation")
     if question is None or (isinstance(question, str) and not question.strip()):
         raise HTTPError(400, "empty_question", "Please type a question first.")
     if not isinstance(question, str):
@@ -233,7 +278,33 @@ def parse_question(body: bytes, max_chars: int) -> tuple[str, str | None, bool]:
         raise HTTPError(400, "invalid_field", "The model must be a model name or null.")
     if not isinstance(stream, bool):
         raise HTTPError(400, "invalid_field", "The stream field must be true or false.")
-    return question, model, stream
+    if conversation is not None and not isinstance(conversation, str):
+        raise HTTPError(400, "invalid_field", "The conversation must be an id or null.")
+    return Question(question, model, stream, conversation)
+
+
+def conversation_not_found() -> HTTPError:
+    """The same answer for an id that never existed and for another user's."""
+    return HTTPError(404, "conversation_not_found", "There is no such conversation.")
+
+
+def conversation_title(question: str) -> str:
+    """A conversation is named after its first question's first line, cut to fit a list."""
+    line = question.strip().splitlines()[0].strip()
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def chat_messages(history: list[tuple[str, str]], question: str) -> Messages:
+    """The earlier turns as context, then the new question, as /api/chat takes them."""
+    messages: Messages = []
+    for asked, answered in history:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    return [*messages, {"role": "user", "content": question}]
+
+
+def nanoseconds_to_ms(value: Any) -> float | None:
+    """Ollama's durations (ns) as the app's milliseconds; None when Ollama gave none."""
+    return round(value / 1e6, 1) if isinstance(value, int | float) else None
 
 
 def chunk_events(chunk: dict[str, Any]) -> list[dict[str, Any]]:
@@ -242,8 +313,9 @@ def chunk_events(chunk: dict[str, Any]) -> list[dict[str, Any]]:
         message = f"The model server failed during the answer: {chunk['error']}"
         return [{"type": "error", "code": "backend_error", "message": message}]
     events: list[dict[str, Any]] = []
-    if chunk.get("response"):
-        token: dict[str, Any] = {"type": "token", "text": chunk["response"]}
+    text = message_text(chunk)
+    if text:
+        token: dict[str, Any] = {"type": "token", "text": text}
         if "sim_emit_ns" in chunk:
             token["sim_emit_ns"] = chunk["sim_emit_ns"]
         events.append(token)
@@ -252,26 +324,90 @@ def chunk_events(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-def answer_events(
-    chunks: Iterator[dict[str, Any]], meta: dict[str, Any], started: float
-) -> Iterator[bytes]:
-    """The NDJSON body of a streamed answer: meta, tokens, then exactly one done or error."""
-    yield ndjson_line(meta)
+@dataclass
+class Answer:
+    """A turn in the making: the answer so far, and its one write when it ends."""
+
+    user: str
+    conversation: str
+    turn: str
+    question: str
+    model: str
+    mode: str
+    node: str
+    llm: str
+    asked_at: float
+    started: float  # time.perf_counter() when the request came in
+    save: Callable[[str, Turn], bool]
+    parts: list[str] = field(default_factory=list)
     first_token: float | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    saved: bool | None = None  # None until the answer ended
+
+    def add(self, text: str) -> None:
+        """A token arrived."""
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
+        self.parts.append(text)
+
+    def end(
+        self, status: str, error: str | None = None, ollama: dict[str, Any] | None = None
+    ) -> bool:
+        """Write the turn as it ended, the first time only; returns whether it was kept."""
+        if self.saved is not None:
+            return self.saved
+        ollama = ollama or {}
+        self.timings = {
+            "first_token_ms": (
+                milliseconds(self.first_token - self.started) if self.first_token else None
+            ),
+            "total_ms": milliseconds(time.perf_counter() - self.started),
+            "eval_count": ollama.get("eval_count"),
+            "eval_duration_ms": nanoseconds_to_ms(ollama.get("eval_duration")),
+            "total_duration_ms": nanoseconds_to_ms(ollama.get("total_duration")),
+        }
+        turn = Turn(
+            id=self.turn,
+            conversation_id=self.conversation,
+            question=self.question,
+            answer="".join(self.parts),
+            model=self.model,
+            mode=self.mode,
+            status=status,
+            error=error,
+            node=self.node,
+            llm=self.llm,
+            asked_at=self.asked_at,
+            timings=self.timings,
+        )
+        self.saved = self.save(self.user, turn)
+        return self.saved
+
+
+def answer_events(
+    chunks: Iterator[dict[str, Any]], meta: dict[str, Any], answer: Answer
+) -> Iterator[bytes]:
+    """The NDJSON body of a streamed answer: meta, tokens, then exactly one done or error.
+
+    The turn is written as the answer ends: before the done or error event, so that ``done``
+    can say whether it was kept; a client gone away leaves it to AnswerStream.close().
+    """
+    yield ndjson_line(meta)
     outcome = "cancelled"
     try:
         for chunk in chunks:
             for event in chunk_events(chunk):
-                if event["type"] == "token" and first_token is None:
-                    first_token = time.perf_counter()
-                if event["type"] == "done":
+                if event["type"] == "token":
+                    answer.add(event["text"])
+                elif event["type"] == "done":
+                    event["saved"] = answer.end("done", ollama=event["ollama"])
                     event["app"] = {
                         "upstream_headers_ms": meta["upstream_headers_ms"],
-                        "first_token_ms": (
-                            milliseconds(first_token - started) if first_token else None
-                        ),
-                        "total_ms": milliseconds(time.perf_counter() - started),
+                        "first_token_ms": answer.timings["first_token_ms"],
+                        "total_ms": answer.timings["total_ms"],
                     }
+                else:
+                    answer.end("failed", error=event["message"])
                 if event["type"] in ("done", "error"):
                     outcome = event.get("code", "done")
                     yield ndjson_line(event)
@@ -285,15 +421,12 @@ def answer_events(
                     return
                 yield ndjson_line(event)
         outcome = "backend_error"
-        yield ndjson_line(
-            {
-                "type": "error",
-                "code": "backend_error",
-                "message": "The model server ended the answer before it was complete.",
-            }
-        )
+        message = "The model server ended the answer before it was complete."
+        answer.end("failed", error=message)
+        yield ndjson_line({"type": "error", "code": "backend_error", "message": message})
     except BackendError as exc:
         outcome = exc.code
+        answer.end("failed", error=exc.message)
         yield ndjson_line({"type": "error", "code": exc.code, "message": exc.message})
     finally:
         log.info("ask %s ended: %s", meta["request_id"], outcome)
@@ -305,13 +438,17 @@ class AnswerStream:
     Its close() closes the upstream response even when the body was never iterated (a generator
     closed before it started would skip its ``finally``). Closing the upstream connection is how
     Ollama learns that the browser went away, so it stops generating. Then the LLM machine counts
-    one question fewer in flight, which is what spreads the next questions.
+    one question fewer in flight, which is what spreads the next questions. Last, an answer the
+    browser left before its end is written as stopped, as far as it got.
     """
 
-    def __init__(self, events: Iterator[bytes], upstream: httpx.Response, backend: Backend) -> None:
+    def __init__(
+        self, events: Iterator[bytes], upstream: httpx.Response, backend: Backend, answer: Answer
+    ) -> None:
         self._events = events
         self._upstream = upstream
         self._backend: Backend | None = backend
+        self._answer = answer
 
     def __iter__(self) -> Iterator[bytes]:
         return self._events
@@ -324,10 +461,13 @@ class AnswerStream:
             try:
                 self._upstream.close()
             finally:
-                # Once only, should a server call close() twice.
-                backend, self._backend = self._backend, None
-                if backend is not None:
-                    backend.finish()
+                try:
+                    # Once only, should a server call close() twice.
+                    backend, self._backend = self._backend, None
+                    if backend is not None:
+                        backend.finish()
+                finally:
+                    self._answer.end("stopped")
 
 
 def server_timing(spans: dict[str, float]) -> tuple[str, str]:
@@ -344,23 +484,29 @@ class WebUI:
         "/logout": ("logout", ("POST",)),
         "/api/ask": ("ask", ("POST",)),
         "/api/models": ("models", ("GET",)),
+        "/api/conversations": ("conversations", ("GET", "DELETE")),
         "/healthz": ("healthz", ("GET",)),
         "/readyz": ("readyz", ("GET",)),
     }
     # Reachable without a session: logging in and out, health checks and the page's assets.
     PUBLIC = frozenset({"login", "logout", "healthz", "readyz", "static"})
+    # Those that do not even look at the session, so they never wait for the database.
+    SESSIONLESS = frozenset({"logout", "healthz", "readyz", "static"})
 
     def __init__(
         self,
         settings: Settings,
         backends: Backends,
-        users: UserStore | None,
+        store: Store,
         clock: Callable[[], float] = time.time,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.settings = settings
         self.backends = backends
-        self.users = users
+        self.store = store
+        self.accounts = Accounts(store, settings, hasher, clock)
         self.clock = clock
+        self.save_seconds = SAVE_SECONDS
         self.static_dir = PACKAGE_DIR / "static"
         # Only files present at start-up are served, so no request path can name another file.
         self.static_files = {
@@ -369,6 +515,11 @@ class WebUI:
         templates = PACKAGE_DIR / "templates"
         self.index_template = Template((templates / "index.html").read_text("utf-8"))
         self.login_template = Template((templates / "login.html").read_text("utf-8"))
+        if not settings.require_login:
+            try:
+                self.accounts.ensure_local_user()
+            except DatabaseUnavailable as exc:
+                log.warning("cannot record the local user yet: %s", exc)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         response = self.dispatch(environ)
@@ -387,6 +538,8 @@ class WebUI:
         methods: tuple[str, ...]
         if path.startswith("/static/"):
             endpoint, methods = "static", ("GET",)
+        elif path.startswith(CONVERSATIONS_PREFIX):
+            endpoint, methods = "conversation", ("GET", "DELETE")
         elif path in self.ROUTES:
             endpoint, methods = self.ROUTES[path]
         else:
@@ -399,10 +552,10 @@ class WebUI:
                     f"{path} accepts {' and '.join(methods)} only.",
                     [("Allow", ", ".join(methods))],
                 )
-            if method == "POST" and not same_origin(environ, self.settings.trust_proxy):
+            if method != "GET" and not same_origin(environ, self.settings.trust_proxy):
                 raise HTTPError(403, "bad_origin", "This request did not come from this site.")
-            user = self.current_user(environ)
-            if endpoint not in self.PUBLIC and self.settings.require_login and user is None:
+            user = None if endpoint in self.SESSIONLESS else self.current_user(environ)
+            if endpoint not in self.PUBLIC and user is None:
                 if endpoint == "index":
                     return redirect("/login")
                 raise HTTPError(401, "login_required", "Please log in first.")
@@ -410,6 +563,12 @@ class WebUI:
             return handler(environ, user)
         except (HTTPError, BackendError) as error:
             return error_response(error)
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable on %s %s: %s", method, path, exc)
+            headers = [("Retry-After", RETRY_AFTER_SECONDS)]
+            if endpoint in HTML_ENDPOINTS:
+                return html_response(503, UNAVAILABLE_PAGE, headers)
+            return error_response(HTTPError(503, "database_unavailable", DATABASE_MESSAGE, headers))
         except Exception:
             # Answer with our headers and a plain sentence; the details go to the log only.
             log.exception("unexpected error on %s %s", method, path)
@@ -418,11 +577,11 @@ class WebUI:
             )
 
     def current_user(self, environ: dict[str, Any]) -> str | None:
-        """The logged-in user from a valid session cookie, if any."""
+        """The user of the request's session; with login off, the one local user."""
         if not self.settings.require_login:
-            return None
-        value = cookies(environ).get(SESSION_COOKIE, "")
-        return verify_session(self.settings.session_secret, value, self.clock()) if value else None
+            return LOCAL_USER
+        token = cookies(environ).get(SESSION_COOKIE, "")
+        return self.accounts.session_user(token) if token else None
 
     def on_index(self, environ: dict[str, Any], user: str | None) -> Response:
         """The question page."""
@@ -462,8 +621,8 @@ class WebUI:
         return html_response(status, page, headers)
 
     def on_login(self, environ: dict[str, Any], user: str | None) -> Response:
-        """Show the form, or check credentials with throttling shared by all processes."""
-        if not self.settings.require_login or self.users is None:
+        """Show the form, or check credentials with throttling shared by every web machine."""
+        if not self.settings.require_login:
             return redirect("/")
         if environ["REQUEST_METHOD"] == "GET":
             return redirect("/") if user else self.login_page(200, "")
@@ -472,11 +631,8 @@ class WebUI:
         form = parse_qs(read_body(environ, self.settings.max_body_bytes).decode("utf-8", "replace"))
         username = form.get("username", [""])[0].strip()
         password = form.get("password", [""])[0]
-        now = self.clock()
         keys = [f"user:{username}", f"addr:{client_address(environ, self.settings.trust_proxy)}"]
-        wait = self.users.retry_after(
-            keys, self.settings.login_max_failures, self.settings.login_window_seconds, now
-        )
+        wait = self.accounts.retry_after(keys)
         if wait:
             return self.login_page(
                 429,
@@ -484,17 +640,19 @@ class WebUI:
                 username,
                 [("Retry-After", str(wait))],
             )
-        if not username or not self.users.check_password(username, password):
-            self.users.record_failure(keys, now)
+        if not username or not self.accounts.check_password(username, password):
+            self.accounts.record_failure(keys)
             log.warning("failed login for %r from %s", username[:64], keys[1])
             return self.login_page(401, "Wrong user name or password.", username)
-        self.users.clear_failures(keys[0])
-        ttl = self.settings.session_ttl_seconds
-        value = sign_session(self.settings.session_secret, username, int(now) + ttl)
-        return redirect("/", [session_cookie(value, ttl)])
+        self.accounts.clear_failures(keys[0])
+        token = self.accounts.start_session(username)
+        return redirect("/", [session_cookie(token, self.settings.session_ttl_seconds)])
 
     def on_logout(self, environ: dict[str, Any], user: str | None) -> Response:
-        """Forget the session in this browser (signed sessions cannot be revoked server-side)."""
+        """End the session for every web machine, and forget it in this browser."""
+        token = cookies(environ).get(SESSION_COOKIE, "")
+        if token and self.settings.require_login:
+            self.accounts.end_session(token)
         return redirect("/login", [session_cookie("", 0)])
 
     def on_healthz(self, environ: dict[str, Any], user: str | None) -> Response:
@@ -503,14 +661,43 @@ class WebUI:
 
     def on_readyz(self, environ: dict[str, Any], user: str | None) -> Response:
         """Readiness: some Ollama answers through its gateway with our credentials, so this
-        machine can answer questions; each LLM machine's state is listed for operators."""
+        machine can answer questions; each LLM machine's state is listed for operators.
+
+        The database's state is listed too, but does not make the machine unready: every web
+        machine shares the one database, so failing here would take them all out of the load
+        balancer at once, and people would get the balancer's bare 503 instead of the app's
+        page saying that the database is unavailable.
+        """
         states = self.backends.states()
+        database = self.database_state()
         ready = [state for state in states if state["status"] == "ready"]
         if not ready:
-            body = {"status": "unready", "reason": states[0]["reason"], "backends": states}
+            body = {
+                "status": "unready",
+                "reason": states[0]["reason"],
+                "backends": states,
+                "database": database,
+            }
             return json_response(503, body)
-        body = {"status": "ready", "ollama_version": ready[0]["ollama_version"], "backends": states}
+        body = {
+            "status": "ready",
+            "ollama_version": ready[0]["ollama_version"],
+            "backends": states,
+            "database": database,
+        }
         return json_response(200, body)
+
+    def database_state(self) -> dict[str, Any]:
+        """The database for /readyz: reachable with the schema this app knows, or not."""
+        try:
+            self.store.check_schema()
+        except SchemaMismatch as exc:
+            return {"status": "unavailable", "reason": str(exc)}
+        except DatabaseUnavailable as exc:
+            # The details (host, port) go to the log only; this page is public.
+            log.warning("readyz: %s", exc)
+            return {"status": "unavailable", "reason": "the database cannot be reached"}
+        return {"status": "ready"}
 
     def on_models(self, environ: dict[str, Any], user: str | None) -> Response:
         """The model picker's choices (every LLM machine's) and the one selected by default."""
@@ -518,36 +705,140 @@ class WebUI:
         default = self.settings.default_model or (names[0] if names else None)
         return json_response(200, {"models": [{"name": n} for n in names], "default": default})
 
-    def on_ask(self, environ: dict[str, Any], user: str | None) -> Response:
-        """Answer a question, streamed as NDJSON events or as one JSON object."""
+    def on_conversations(self, environ: dict[str, Any], user: str) -> Response:
+        """The user's conversations, newest first; DELETE deletes them all."""
+        if environ["REQUEST_METHOD"] == "DELETE":
+            return json_response(200, {"deleted": self.store.delete_conversations(user)})
+        return json_response(200, {"conversations": self.store.conversations(user)})
+
+    def on_conversation(self, environ: dict[str, Any], user: str) -> Response:
+        """One of the user's conversations with its turns; DELETE deletes it."""
+        id = environ["PATH_INFO"].removeprefix(CONVERSATIONS_PREFIX)
+        if not CONVERSATION_ID.fullmatch(id):
+            raise conversation_not_found()
+        if environ["REQUEST_METHOD"] == "DELETE":
+            deleted = self.store.delete_conversation(user, id)
+            if not deleted:
+                raise conversation_not_found()
+            return json_response(200, {"deleted": deleted})
+        found = self.store.conversation(user, id)
+        if found is None:
+            raise conversation_not_found()
+        return json_response(200, found)
+
+    def open_conversation(self, user: str, question: Question) -> tuple[str, Messages, bool]:
+        """The conversation a question goes into, the messages for the model, and whether the
+        conversation is new. Reading or creating it first means a question is refused while
+        the database is unavailable, rather than answered and then forgotten."""
+        if question.conversation is None:
+            conversation = secrets.token_urlsafe(16)
+            title = conversation_title(question.text)
+            self.store.create_conversation(user, conversation, title, self.clock())
+            return conversation, chat_messages([], question.text), True
+        history = None
+        if CONVERSATION_ID.fullmatch(question.conversation):
+            limit = self.settings.history_turns
+            history = self.store.history(user, question.conversation, limit)
+        if history is None:
+            raise conversation_not_found()
+        return question.conversation, chat_messages(history, question.text), False
+
+    def ask_model(
+        self, request: Callable[[], Any], user: str, conversation: str, created: bool
+    ) -> Any:
+        """Send the question; a conversation made for it goes again if the model refused it,
+        as it has no turn (the page shows the error and may ask again)."""
+        try:
+            return request()
+        except BackendError:
+            if created:
+                with suppress(DatabaseUnavailable):
+                    self.store.delete_conversation(user, conversation)
+            raise
+
+    def keep_turn(self, user: str, turn: Turn) -> bool:
+        """Write a turn, retrying for a few seconds while the database is unavailable (each
+        retry writes the same row once at most); whether it was kept."""
+        deadline = time.monotonic() + self.save_seconds
+        delay = 0.1
+        while True:
+            try:
+                saved = self.store.save_turn(user, turn, self.clock())
+            except DatabaseUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error("ask %s: the turn was not kept: %s", turn.id, exc)
+                    return False
+                log.warning("ask %s: writing the turn failed, retrying: %s", turn.id, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            except Exception:
+                log.exception("ask %s: the turn was not kept", turn.id)
+                return False
+            if not saved:
+                log.warning("ask %s: the conversation was deleted during the answer", turn.id)
+            return saved
+
+    def on_ask(self, environ: dict[str, Any], user: str) -> Response:
+        """Answer a question in a conversation, streamed as NDJSON events or as one object."""
         started = time.perf_counter()
         if media_type(environ) != "application/json":
             raise HTTPError(415, "unsupported_media_type", "Send the question as JSON.")
         body = read_body(environ, self.settings.max_body_bytes)
-        question, model, stream = parse_question(body, self.settings.max_question_chars)
-        model = model or self.settings.default_model or self.first_model()
+        question = parse_question(body, self.settings.max_question_chars)
+        model = question.model or self.settings.default_model or self.first_model()
+        conversation, messages, created = self.open_conversation(user, question)
         request_id = uuid.uuid4().hex
         checked = time.perf_counter()
-        log.info("ask %s model=%s stream=%s user=%s", request_id, model, stream, user or "-")
-        if stream:
-            backend, upstream = self.backends.open_stream(model, question, request_id)
+        log.info(
+            "ask %s model=%s stream=%s user=%s conversation=%s",
+            request_id,
+            model,
+            question.stream,
+            user,
+            conversation,
+        )
+        answer = Answer(
+            user=user,
+            conversation=conversation,
+            # The request id names the turn too: unique, and already in every log line.
+            turn=request_id,
+            question=question.text,
+            model=model,
+            mode="stream" if question.stream else "complete",
+            node=self.settings.node_name,
+            llm="",
+            asked_at=self.clock(),
+            started=started,
+            save=self.keep_turn,
+        )
+        if question.stream:
+            backend, upstream = self.ask_model(
+                lambda: self.backends.open_stream(model, messages, request_id),
+                user,
+                conversation,
+                created,
+            )
             answered = time.perf_counter()
+            answer.llm = backend.name
             meta: dict[str, Any] = {
                 "type": "meta",
                 "request_id": request_id,
                 "node": self.settings.node_name,
                 "llm": backend.name,
                 "model": model,
+                "conversation": conversation,
+                "turn": answer.turn,
                 "upstream_headers_ms": milliseconds(answered - started),
             }
-            events = answer_events(stream_chunks(upstream), meta, started)
+            events = answer_events(stream_chunks(upstream), meta, answer)
             timing = {
                 "app": milliseconds(checked - started),
                 "upstream": milliseconds(answered - checked),
             }
             return Response(
                 200,
-                AnswerStream(events, upstream, backend),
+                AnswerStream(events, upstream, backend, answer),
                 [
                     ("Content-Type", "application/x-ndjson"),
                     ("Cache-Control", "no-store"),
@@ -557,25 +848,34 @@ class WebUI:
                     server_timing(timing),
                 ],
             )
-        backend, data = self.backends.generate(model, question, request_id)
+        backend, data = self.ask_model(
+            lambda: self.backends.chat(model, messages, request_id), user, conversation, created
+        )
         finished = time.perf_counter()
         app_timing = {
             "app": milliseconds(checked - started),
             "upstream": milliseconds(finished - checked),
         }
         log.info("ask %s ended: done", request_id)
+        answer.llm = backend.name
+        answer.parts.append(message_text(data))
+        ollama = {k: data.get(k) for k in DONE_FIELDS}
+        saved = answer.end("done", ollama=ollama)
         result = {
             "request_id": request_id,
             "node": self.settings.node_name,
             "llm": backend.name,
             "model": model,
-            "question": question,
-            "answer": data.get("response", ""),
-            "ollama": {k: data.get(k) for k in DONE_FIELDS},
+            "conversation": conversation,
+            "turn": answer.turn,
+            "question": question.text,
+            "answer": "".join(answer.parts),
+            "ollama": ollama,
             "app": {
                 "total_ms": milliseconds(finished - started),
                 **{f"{k}_ms": v for k, v in app_timing.items()},
             },
+            "saved": saved,
         }
         return json_response(200, result, [("X-Request-Id", request_id), server_timing(app_timing)])
 
@@ -588,8 +888,19 @@ class WebUI:
 
 
 def create_app(
-    settings: Settings, transport: httpx.BaseTransport | None = None
-) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """Build the WSGI callable; ``transport`` lets tests replace the network to every Ollama."""
-    users = UserStore(settings.users_db) if settings.require_login else None
-    return WebUI(settings, Backends.from_settings(settings, transport), users)
+    settings: Settings, transport: httpx.BaseTransport | None = None, store: Store | None = None
+) -> WebUI:
+    """Build the WSGI callable; ``transport`` lets tests replace the network to every Ollama.
+
+    A database whose schema this app does not know stops it here, with the reason. One that
+    cannot be reached does not: the app starts, says so on each request, and checks the schema
+    once the database answers.
+    """
+    store = store or Store.open(settings.database_url, settings.database_password)
+    try:
+        store.check_schema()
+    except SchemaMismatch:
+        raise
+    except DatabaseUnavailable as exc:
+        log.warning("%s; the schema is checked once the database answers", exc)
+    return WebUI(settings, Backends.from_settings(settings, transport), store)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from webui.ollama import BackendError, OllamaClient
+from webui.ollama import BackendError, Messages, OllamaClient
 from webui.settings import DEFAULT_PORTS, Settings
 
 log = logging.getLogger("webui.backends")
@@ -43,17 +43,21 @@ def machine_names(urls: Sequence[str]) -> list[str]:
     ]
 
 
-def worth_another_machine(error: BackendError) -> bool:
+def worth_another_machine(error: BackendError, unlisted: bool) -> bool:
     """Whether a failure before any answer came back should send the question elsewhere.
 
     A machine that is down (no connection, or its gateway cannot reach Ollama) never saw the
     question. Ollama's own "server busy" 503 (its queue is full) is sent elsewhere too: that
     machine refused the question without working on it, and an answer from another machine is
     what the user wants, rather than an error asking them to retry. The busy machine is not held
-    out, as it takes questions again as soon as one of its answers ends. Every other failure
-    (credentials, unknown model, a read timeout while Ollama may be working on the question) would
-    fail the same way elsewhere or might run the question twice, so it is the answer.
+    out, as it takes questions again as soon as one of its answers ends. A machine that never
+    listed its models (``unlisted``) was tried on a guess, so its "no such model" sends the
+    question on to the machines that may serve it. Every other failure (credentials, a model no
+    machine has, a read timeout while Ollama may be working on the question) would fail the same
+    way elsewhere or might run the question twice, so it is the answer.
     """
+    if unlisted and error.code == "model_not_found":
+        return True
     return error.machine_down or error.code == "backend_busy"
 
 
@@ -308,12 +312,13 @@ class Backends:
         """
         failures: list[BackendError] = []
         for backend in self.serving(model):
+            unlisted = backend.listing.names is None
             backend.start()
             try:
                 result = backend.call(request)
             except BaseException as exc:
                 backend.finish()
-                if not (isinstance(exc, BackendError) and worth_another_machine(exc)):
+                if not (isinstance(exc, BackendError) and worth_another_machine(exc, unlisted)):
                     raise
                 log.warning(
                     "ask %s: %s on %s failed (%s); trying the next machine",
@@ -329,18 +334,18 @@ class Backends:
         # "Busy" asks the user to try again soon, which is truer than "unreachable" if any was.
         raise min(failures, key=lambda failure: failure.code != "backend_busy")
 
-    def generate(
-        self, model: str, prompt: str, request_id: str = ""
+    def chat(
+        self, model: str, messages: Messages, request_id: str = ""
     ) -> tuple[Backend, dict[str, Any]]:
         """A complete answer, and the machine that gave it."""
         backend, data = self._attempt(
-            model, request_id, lambda c: c.generate(model, prompt, request_id)
+            model, request_id, lambda c: c.chat(model, messages, request_id)
         )
         backend.finish()
         return backend, data
 
     def open_stream(
-        self, model: str, prompt: str, request_id: str = ""
+        self, model: str, messages: Messages, request_id: str = ""
     ) -> tuple[Backend, httpx.Response]:
         """Start a streamed answer on a machine and return it with the open response.
 
@@ -348,7 +353,9 @@ class Backends:
         was sent. The caller closes the response (that stops Ollama) and then calls the
         machine's ``finish()``.
         """
-        return self._attempt(model, request_id, lambda c: c.open_stream(model, prompt, request_id))
+        return self._attempt(
+            model, request_id, lambda c: c.open_stream(model, messages, request_id)
+        )
 
     def states(self) -> list[dict[str, Any]]:
         """Every machine's state for /readyz, each asked now."""

@@ -14,6 +14,9 @@ import httpx
 
 from webui.settings import Settings
 
+# A conversation as Ollama's /api/chat takes it: {"role": "user" or "assistant", "content": text}.
+Messages = list[dict[str, str]]
+
 # Fields of Ollama's final chunk that the page shows; durations are nanoseconds.
 DONE_FIELDS = (
     "total_duration",
@@ -217,22 +220,22 @@ class OllamaClient:
         models = self._request("GET", "/api/tags").json().get("models", [])
         return [m["name"] for m in models if isinstance(m, dict) and "name" in m]
 
-    def generate(self, model: str, prompt: str, request_id: str = "") -> dict[str, Any]:
-        """A complete (non-streamed) answer."""
-        body = {"model": model, "prompt": prompt, "stream": False}
-        data = self._request("POST", "/api/generate", body, request_id).json()
+    def chat(self, model: str, messages: Messages, request_id: str = "") -> dict[str, Any]:
+        """A complete (non-streamed) answer to the last of ``messages``."""
+        body = {"model": model, "messages": messages, "stream": False}
+        data = self._request("POST", "/api/chat", body, request_id).json()
         if "error" in data:
             raise BackendError("backend_error", 502, f"The model failed: {data['error']}")
         return data
 
-    def open_stream(self, model: str, prompt: str, request_id: str = "") -> httpx.Response:
+    def open_stream(self, model: str, messages: Messages, request_id: str = "") -> httpx.Response:
         """Start a streamed answer and return the open response once its status is known.
 
         The caller owns the response and must close it: closing is what tells Ollama to stop.
         """
-        body = {"model": model, "prompt": prompt, "stream": True}
+        body = {"model": model, "messages": messages, "stream": True}
         request = self._http.build_request(
-            "POST", "/api/generate", json=body, headers=_trace(request_id)
+            "POST", "/api/chat", json=body, headers=_trace(request_id)
         )
         try:
             response = self._http.send(request, stream=True)
@@ -251,6 +254,13 @@ class OllamaClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._http.close()
+
+
+def message_text(chunk: dict[str, Any]) -> str:
+    """The text an /api/chat chunk (or complete answer) carries in ``message.content``."""
+    message = chunk.get("message")
+    text = message.get("content") if isinstance(message, dict) else None
+    return text if isinstance(text, str) else ""
 
 
 def stream_chunks(response: httpx.Response) -> Iterator[dict[str, Any]]:

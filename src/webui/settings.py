@@ -12,14 +12,16 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "WEBUI_"
 SETTINGS_FILE_VARIABLE = "WEBUI_SETTINGS_FILE"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-MIN_SECRET_CHARS = 32
 DEFAULT_PORTS = {"http": 80, "https": 443}
+DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
+# PostgreSQL hosts reached without crossing a network: only they may go without verified TLS.
+LOCAL_DATABASE_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 
 
 class SettingsError(ValueError):
@@ -75,16 +77,29 @@ class Settings:
     require_login: bool = field(
         default=True, metadata=_doc("Whether users must log in; turn off for local development.")
     )
-    session_secret: str = field(
-        default="",
-        repr=False,
-        metadata=_doc("HMAC key for session cookies, shared by all web machines (>= 32 chars)."),
-    )
     session_ttl_seconds: int = field(
-        default=8 * 3600, metadata=_doc("How long a login lasts, in seconds.")
+        default=8 * 3600,
+        metadata=_doc("How long a login lasts at most, in seconds, however active it is."),
     )
-    users_db: str = field(
-        default="", metadata=_doc("Path of the SQLite users database; required with login on.")
+    session_idle_seconds: int = field(
+        default=1800,
+        metadata=_doc("How long an unused login lasts, in seconds (checked to the minute)."),
+    )
+    database_url: str = field(
+        default="",
+        metadata=_doc(
+            "The database: postgresql://USER@HOST:PORT/NAME?sslmode=verify-full&sslrootcert=CA "
+            "(shared by every web machine; the password goes in WEBUI_DATABASE_PASSWORD), or "
+            "sqlite:///ABSOLUTE/PATH for one machine. Empty is allowed with login off only: "
+            "conversations are then kept in memory until the app stops."
+        ),
+    )
+    database_password: str = field(
+        default="", repr=False, metadata=_doc("Password of the PostgreSQL user in the URL.")
+    )
+    history_turns: int = field(
+        default=20,
+        metadata=_doc("How many earlier turns of a conversation the model gets as context."),
     )
     node_name: str = field(
         default_factory=socket.gethostname,
@@ -204,6 +219,49 @@ def _check_urls(urls: tuple[str, ...]) -> None:
         seen[key] = url
 
 
+def _check_database_url(url: str) -> None:
+    """A URL the store can open, without a password, and with verified TLS over any network."""
+    parts = urlsplit(url)
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise SettingsError(
+            f"WEBUI_DATABASE_URL must start with postgresql:// or sqlite:///, got {parts.scheme}://"
+            if parts.scheme
+            else "WEBUI_DATABASE_URL must start with postgresql:// or sqlite:///"
+        )
+    if parts.scheme == "sqlite":
+        if (
+            parts.netloc
+            or parts.query
+            or not parts.path.startswith("/")
+            or parts.path.endswith("/")
+        ):
+            raise SettingsError("WEBUI_DATABASE_URL must be sqlite:///ABSOLUTE/PATH for SQLite")
+        return
+    query = parse_qs(parts.query)
+    if parts.password or "password" in query:
+        # The URL is logged and shown; the password has its own setting.
+        raise SettingsError(
+            "WEBUI_DATABASE_URL must not contain a password; use WEBUI_DATABASE_PASSWORD"
+        )
+    try:
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise SettingsError("WEBUI_DATABASE_URL: the port is not a number") from None
+    host = query.get("host", [host])[-1]
+    # libpq would otherwise look for the CA in the home directory, which the app's user has not.
+    verified = query.get("sslmode", [""])[-1] == "verify-full" and "sslrootcert" in query
+    if not verified and not (host in LOCAL_DATABASE_HOSTS or host.startswith("/")):
+        raise SettingsError(
+            f"WEBUI_DATABASE_URL: the database on {host} is reached over a network, so it needs "
+            "sslmode=verify-full and sslrootcert=CA_FILE"
+        )
+    for ca in query.get("sslrootcert", []):
+        # "system" is libpq's name for the system's CA store.
+        if ca != "system" and not os.path.isfile(ca):
+            raise SettingsError(f"WEBUI_DATABASE_URL: no such sslrootcert file {ca}")
+
+
 def _check(settings: Settings) -> None:
     _check_urls(settings.ollama_urls)
     if settings.ollama_token and settings.ollama_username:
@@ -216,6 +274,7 @@ def _check(settings: Settings) -> None:
         "connect_timeout",
         "read_timeout",
         "session_ttl_seconds",
+        "session_idle_seconds",
         "max_body_bytes",
         "max_question_chars",
         "login_max_failures",
@@ -227,14 +286,12 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"{variable_name(name)} must be greater than zero")
     if not settings.node_name:
         raise SettingsError("WEBUI_NODE_NAME must not be empty")
-    if settings.require_login:
-        if len(settings.session_secret) < MIN_SECRET_CHARS:
-            raise SettingsError(
-                f"WEBUI_SESSION_SECRET must be at least {MIN_SECRET_CHARS} characters "
-                "when WEBUI_REQUIRE_LOGIN is true"
-            )
-        if not settings.users_db:
-            raise SettingsError("WEBUI_USERS_DB is required when WEBUI_REQUIRE_LOGIN is true")
+    if settings.history_turns < 0:
+        raise SettingsError("WEBUI_HISTORY_TURNS must be zero or more")
+    if settings.database_url:
+        _check_database_url(settings.database_url)
+    elif settings.require_login:
+        raise SettingsError("WEBUI_DATABASE_URL is required when WEBUI_REQUIRE_LOGIN is true")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -51,11 +51,12 @@ def test_sim_emit_ns_is_passed_through_only_when_present(app):
 
 
 @pytest.mark.parametrize("stream", [True, False])
-def test_the_question_and_model_go_to_ollama_generate(app, fake, stream):
+def test_the_question_and_model_go_to_ollama_chat(app, fake, stream):
     result = call(app, "POST", "/api/ask", ask_body("Hi?", model="m2", stream=stream), JSON)
     request = fake.requests[-1]
-    assert request.url.path == "/api/generate"
-    assert json.loads(request.content) == {"model": "m2", "prompt": "Hi?", "stream": stream}
+    assert request.url.path == "/api/chat"
+    messages = [{"role": "user", "content": "Hi?"}]
+    assert json.loads(request.content) == {"model": "m2", "messages": messages, "stream": stream}
     assert request.headers["x-request-id"] == result.headers["x-request-id"]
 
 

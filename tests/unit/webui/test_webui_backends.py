@@ -57,9 +57,9 @@ def app(make_app, machines, clock):
     )
 
 
-def generated(fake: FakeOllama) -> int:
-    """How many questions reached this machine's /api/generate."""
-    return fake.paths().count("/api/generate")
+def asked(fake: FakeOllama) -> int:
+    """How many questions reached this machine's /api/chat."""
+    return fake.paths().count("/api/chat")
 
 
 def ask(app, model: str = "m1", stream: bool = True):
@@ -96,7 +96,7 @@ def test_a_question_goes_to_a_machine_that_serves_its_model(
     for _ in range(3):
         assert answered_by(ask(app, model, stream)) == machine
     serving, other = (llm1, llm2) if machine == "llm1" else (llm2, llm1)
-    assert (generated(serving), generated(other)) == (3, 0)
+    assert (asked(serving), asked(other)) == (3, 0)
 
 
 def test_a_name_without_a_tag_is_the_latest(app, llm2):
@@ -109,13 +109,13 @@ def test_a_model_no_machine_serves_is_404_without_asking_any(app, llm1, llm2):
     result = ask(app, "m9")
     assert (result.status, result.json()["error"]["code"]) == (404, "model_not_found")
     assert '"m9"' in result.json()["error"]["message"]
-    assert generated(llm1) + generated(llm2) == 0
+    assert asked(llm1) + asked(llm2) == 0
 
 
 def test_equal_machines_take_turns(app, llm1, llm2):
     machines = [answered_by(ask(app, stream=False)) for _ in range(4)]
     assert sorted(machines) == ["llm1", "llm1", "llm2", "llm2"]
-    assert (generated(llm1), generated(llm2)) == (2, 2)
+    assert (asked(llm1), asked(llm2)) == (2, 2)
 
 
 def test_the_machine_with_fewer_questions_in_flight_goes_first(app):
@@ -157,34 +157,34 @@ def test_the_machine_with_fewer_questions_in_flight_goes_first(app):
 def test_a_question_the_first_machine_cannot_take_is_answered_by_the_next(
     app, llm1, llm2, failure, status, body, tried, stream
 ):
-    llm1.failing_path = "/api/generate"
+    llm1.failing_path = "/api/chat"
     llm1.exception, llm1.status = failure, status
     if body is not None:
         llm1.error_body = body
     results = [ask(app, stream=stream) for _ in range(4)]
     assert [answered_by(r) for r in results] == ["llm2"] * 4
     # Turns start at llm1; a machine that is down is left out after its first failure.
-    assert generated(llm1) == tried
-    assert generated(llm2) == 4
+    assert asked(llm1) == tried
+    assert asked(llm2) == 4
     assert in_flight(app) == [0, 0]
 
 
 def test_the_gateways_own_503_leaves_its_machine_out(app, llm1, llm2):
     """Its JSON body looks like Ollama's "queue full"; the gateway's mark tells them apart."""
-    llm1.failing_path = "/api/generate"
+    llm1.failing_path = "/api/chat"
     llm1.status = 503
     llm1.error_body = {"error": "The LLM gateway cannot reach Ollama on its machine."}
     llm1.headers = {"X-LLM-Gateway-Error": "true"}
     results = [ask(app) for _ in range(4)]
     assert [answered_by(r) for r in results] == ["llm2"] * 4
-    assert generated(llm1) == 1
+    assert asked(llm1) == 1
 
 
 def test_a_machine_that_went_down_fails_over_with_its_models_still_listed(app, llm1, llm2):
     assert call(app, "GET", "/api/models").status == 200  # both lists are cached now
     llm1.exception = httpx.ConnectError("refused")
     assert answered_by(ask(app, "m1")) == "llm2"
-    assert generated(llm1) == 1
+    assert asked(llm1) == 1
     # m2 only llm1 serves: the answer is its failure, not "no such model".
     result = ask(app, "m2")
     assert (result.status, result.json()["error"]["code"]) == (502, "backend_unreachable")
@@ -200,7 +200,7 @@ def test_no_other_machine_is_asked_once_a_token_was_sent(app, llm1, llm2, failur
     events = result.events()
     assert events[0]["llm"] == "llm1"  # the first turn is the first machine's
     assert [e["type"] for e in events] == ["meta", "token", "error"]
-    assert generated(llm2) == 0
+    assert asked(llm2) == 0
     assert in_flight(app) == [0, 0]
 
 
@@ -208,31 +208,42 @@ def test_no_other_machine_is_asked_once_a_token_was_sent(app, llm1, llm2, failur
     ("status", "code"), [(401, "backend_auth"), (500, "backend_error"), (404, "model_not_found")]
 )
 def test_failures_another_machine_would_repeat_are_not_moved(app, llm1, llm2, status, code):
-    llm1.failing_path = "/api/generate"
+    llm1.failing_path = "/api/chat"
     llm1.status = status
     result = ask(app)
     assert result.json()["error"]["code"] == code
-    assert (generated(llm1), generated(llm2)) == (1, 0)
+    assert (asked(llm1), asked(llm2)) == (1, 0)
+
+
+def test_a_machine_that_never_listed_its_models_passes_on_a_model_it_lacks(app, llm1, llm2):
+    # Neither machine has said what it serves: llm1 lacks every model, llm2's list failed.
+    llm1.status = 404
+    llm1.error_body = {"error": "model 'm3' not found"}
+    llm2.failing_path = "/api/tags"
+    llm2.status = 500
+    # Taking turns offers one of the two questions to llm1 first; it goes on to llm2.
+    assert [answered_by(ask(app, "m3")) for _ in range(2)] == ["llm2", "llm2"]
+    assert asked(llm1) == 1
 
 
 def test_a_failed_machine_is_left_out_for_its_hold_then_asked_again(app, llm1, llm2, clock):
-    llm1.failing_path = "/api/generate"
+    llm1.failing_path = "/api/chat"
     llm1.exception = httpx.ConnectError("refused")
     assert answered_by(ask(app)) == "llm2"
-    assert generated(llm1) == 1
+    assert asked(llm1) == 1
     clock.advance(HOLD - 0.1)
     # Two questions: taking turns alone would offer one of them to llm1 first.
     assert [answered_by(ask(app)) for _ in range(2)] == ["llm2", "llm2"]
-    assert generated(llm1) == 1
+    assert asked(llm1) == 1
     llm1.exception = None
     clock.advance(0.2)
     assert sorted(answered_by(ask(app)) for _ in range(2)) == ["llm1", "llm2"]
-    assert generated(llm1) == 2
+    assert asked(llm1) == 2
 
 
 def test_a_held_out_machine_is_still_tried_when_no_other_can_answer(app, llm1, llm2, clock):
     for machine in (llm1, llm2):
-        machine.failing_path = "/api/generate"
+        machine.failing_path = "/api/chat"
         machine.exception = httpx.ConnectError("refused")
     result = ask(app)
     assert (result.status, result.json()["error"]["code"]) == (502, "backend_unreachable")
@@ -244,7 +255,7 @@ def test_a_held_out_machine_is_still_tried_when_no_other_can_answer(app, llm1, l
 
 
 def test_busy_is_the_answer_when_no_machine_can_take_the_question(app, llm1, llm2):
-    llm1.failing_path = llm2.failing_path = "/api/generate"
+    llm1.failing_path = llm2.failing_path = "/api/chat"
     llm1.exception = httpx.ConnectError("refused")
     llm2.status = 503
     llm2.headers = {"Retry-After": "4"}

@@ -17,20 +17,24 @@ import httpx
 from argon2 import PasswordHasher
 
 ORIGIN = "http://127.0.0.1"
-SECRET = "s" * 40
 PASSWORD = "correct horse battery staple"
 # Production uses argon2-cffi's default (slow on purpose); tests need the same algorithm, cheaper.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def chunk(text: str, **extra: Any) -> dict[str, Any]:
-    """One streamed Ollama chunk."""
-    return {"model": "m1", "response": text, "done": False, **extra}
+    """One streamed /api/chat chunk."""
+    return {
+        "model": "m1",
+        "message": {"role": "assistant", "content": text},
+        "done": False,
+        **extra,
+    }
 
 
 DONE = {
     "model": "m1",
-    "response": "",
+    "message": {"role": "assistant", "content": ""},
     "done": True,
     "done_reason": "stop",
     "total_duration": 900_000_000,
@@ -99,8 +103,9 @@ class FakeOllama:
             return httpx.Response(200, json={"version": "0.0.0-fake"})
         body = json.loads(request.content)
         if not body["stream"]:
-            text = "".join(c.get("response", "") for c in self.chunks)
-            return httpx.Response(200, json={**self.chunks[-1], "response": text})
+            text = "".join(c.get("message", {}).get("content", "") for c in self.chunks)
+            message = {"role": "assistant", "content": text}
+            return httpx.Response(200, json={**self.chunks[-1], "message": message})
         stream = RecordingStream(
             [json.dumps(c).encode() + b"\n" for c in self.chunks], self.fail_after
         )
@@ -165,7 +170,7 @@ class Result:
 def environ_for(
     method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """A testing environ (127.0.0.1:80 over http) with a POST's Origin set to ours."""
+    """A testing environ (127.0.0.1:80 over http) with the Origin of any non-GET set to ours."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -177,7 +182,7 @@ def environ_for(
     }
     if body:
         environ["CONTENT_LENGTH"] = str(len(body))
-    if method == "POST":
+    if method != "GET":
         environ["HTTP_ORIGIN"] = ORIGIN
     for name, value in (headers or {}).items():
         key = name.upper().replace("-", "_")
