@@ -1,4 +1,5 @@
-// The question page: streams an answer from /api/ask and shows where the time went.
+// The question page: a conversation whose answers stream from /api/ask with where the time went,
+// and the history of the user's conversations.
 // Model output only ever enters the page as text (append/textContent), never as HTML.
 "use strict";
 
@@ -12,8 +13,22 @@
   const answer = $("answer");
   const notice = $("error");
   const status = $("status");
+  const conversationSection = $("conversation");
+  const thread = $("thread");
+  // The latest turn asked in this page view, shown in full; earlier turns get a compact item.
+  const current = $("current");
+  const historyPanel = $("history-panel");
+  const history = $("history");
+  const deleteAllButton = $("delete-all");
+  const confirmDeleteAll = $("confirm-delete-all");
+  // Longest wait before the history is asked for again, whatever Retry-After says.
+  const MAX_RETRY_SECONDS = 30;
   let controller = null;
   let result = null;
+  let conversation = null;
+  let historyRetry = null;
+  // What put the text in the notice area, so only that can take it away again.
+  let noticeReason = null;
 
   const ms = (value) =>
     value == null || Number.isNaN(value)
@@ -23,11 +38,41 @@
         : `${(value / 1000).toFixed(2)} s`;
   const nsToMs = (ns) => (typeof ns === "number" ? ns / 1e6 : null);
 
+  // An API's refusal: the contract's error code and message, and when to try again, if said.
+  class Failure extends Error {
+    constructor(code, message, response = null) {
+      super(message);
+      this.code = code;
+      this.node = response && response.headers.get("X-Served-By");
+      this.retryAfter = response && Number(response.headers.get("Retry-After"));
+    }
+
+    toJSON() {
+      return { code: this.code, message: this.message };
+    }
+  }
+
+  // fetch, with every way of failing turned into a Failure (an abort stays an AbortError).
+  async function send(path, options = {}) {
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new Failure("network", "The connection to the web app failed.");
+    }
+    if (response.ok) return response;
+    const data = await response.json().catch(() => null);
+    if (data && data.error) throw new Failure(data.error.code, data.error.message, response);
+    const message = `The server answered ${response.status}.`;
+    throw new Failure(`http_${response.status}`, message, response);
+  }
+
+  const api = async (path, options) => (await send(path, options)).json();
+
   async function loadModels() {
     try {
-      const response = await fetch("/api/models");
-      const data = await response.json();
-      if (!response.ok) throw new Error(data.error.message);
+      const data = await api("/api/models");
       model.replaceChildren(
         ...data.models.map((m) => new Option(m.name, m.name, false, m.name === data.default)),
       );
@@ -37,10 +82,189 @@
     }
   }
 
-  function show(kind, text) {
+  function show(kind, text, reason = null) {
     notice.className = kind;
     notice.textContent = text;
     notice.hidden = false;
+    noticeReason = reason;
+  }
+
+  function hideNotice(reason = noticeReason) {
+    if (noticeReason !== reason) return;
+    notice.hidden = true;
+    noticeReason = null;
+  }
+
+  // Shows a refusal; while the database is away, the history is asked for again until it is
+  // back, which also takes the message away.
+  function report(error) {
+    const away = error.code === "database_unavailable";
+    show("error", `${error.message} (${error.code})`, away ? "database" : null);
+    if (away) {
+      const seconds = Math.min(Math.max(error.retryAfter || 1, 1), MAX_RETRY_SECONDS);
+      clearTimeout(historyRetry);
+      historyRetry = setTimeout(loadHistory, seconds * 1000);
+    }
+  }
+
+  function element(tag, className, text, testid) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    if (testid) node.dataset.testid = testid;
+    return node;
+  }
+
+  const titleOf = (c) => c.title || "(untitled)";
+  const statusText = (turn) =>
+    turn.status === "stopped" ? "Stopped" : turn.status === "failed" ? `Failed: ${turn.error}` : "";
+
+  // The live result in the shape GET /api/conversations/<id> gives a stored turn, plus the
+  // round trip that only the browser measured.
+  function asStored(r) {
+    const o = r.ollama || {};
+    const app = r.app || {};
+    return {
+      question: r.question,
+      answer: r.answer,
+      model: r.model,
+      mode: r.mode,
+      status: r.stopped ? "stopped" : r.error ? "failed" : "done",
+      error: r.error && r.error.message,
+      rtt_ms: r.timings.rtt_ms,
+      timings: {
+        first_token_ms: app.first_token_ms,
+        total_ms: app.total_ms,
+        eval_duration_ms: nsToMs(o.eval_duration),
+        total_duration_ms: nsToMs(o.total_duration),
+      },
+    };
+  }
+
+  // A finished turn as one compact item of the thread.
+  function turnItem(turn, number) {
+    const item = element("li", "turn", null, "turn");
+    item.dataset.status = turn.status;
+    const text = element("div", "answer", turn.answer, "turn-answer");
+    text.setAttribute("aria-label", `Answer ${number}`);
+    const state = element("p", "turn-status", statusText(turn), "turn-status");
+    state.hidden = turn.status === "done";
+    const t = turn.timings || {};
+    const figures = [
+      ["Round trip", turn.rtt_ms == null ? null : ms(turn.rtt_ms)],
+      ["Server time", ms(t.total_ms)],
+      ["First token", turn.mode === "complete" ? "– (complete mode)" : ms(t.first_token_ms)],
+      ["Generation", ms(t.eval_duration_ms)],
+      ["Ollama total", ms(t.total_duration_ms)],
+      ["Model", turn.model || "–"],
+    ].filter(([, value]) => value != null);
+    const list = element("dl", "figures", null, "turn-timings");
+    for (const [term, value] of figures) {
+      const pair = element("div");
+      pair.append(element("dt", null, term), element("dd", null, value));
+      list.append(pair);
+    }
+    item.append(element("blockquote", null, turn.question, "turn-question"), text, state, list);
+    return item;
+  }
+
+  function showThread(turns) {
+    thread.replaceChildren(...turns.map((turn, i) => turnItem(turn, i + 1)));
+    conversationSection.hidden = turns.length === 0;
+  }
+
+  function renderHistory(conversations) {
+    const items = conversations.map((c) => {
+      const title = titleOf(c);
+      const item = element("li", null, null, "history-item");
+      item.dataset.conversation = c.id;
+      const open = element("button", "link", title, "history-open");
+      open.type = "button";
+      open.id = `conversation-${c.id}`;
+      open.addEventListener("click", () => openConversation(c.id));
+      const when = element("time", null, new Date(c.updated_at * 1000).toLocaleString());
+      when.dateTime = new Date(c.updated_at * 1000).toISOString();
+      const turns = `${c.turns} turn${c.turns === 1 ? "" : "s"} · `;
+      const meta = element("span", "hint", turns, "history-meta");
+      meta.append(when);
+      const remove = element("button", null, "Delete", "history-delete");
+      remove.type = "button";
+      // Described, not labelled, by the title: a label holding the user's words would make
+      // "Question" or "Model" name this button too.
+      remove.setAttribute("aria-describedby", open.id);
+      remove.addEventListener("click", () => deleteConversation(c.id));
+      item.append(open, meta, remove);
+      return item;
+    });
+    history.replaceChildren(...items);
+    $("history-empty").hidden = items.length > 0;
+    deleteAllButton.disabled = items.length === 0;
+    markOpen();
+  }
+
+  function markOpen() {
+    for (const item of history.children) {
+      const open = item.dataset.conversation === String(conversation);
+      if (open) item.setAttribute("aria-current", "true");
+      else item.removeAttribute("aria-current");
+    }
+  }
+
+  async function loadHistory() {
+    clearTimeout(historyRetry);
+    try {
+      renderHistory((await api("/api/conversations")).conversations);
+      hideNotice("database");
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  async function openConversation(id) {
+    try {
+      const data = await api(`/api/conversations/${encodeURIComponent(id)}`);
+      conversation = data.id;
+      result = null;
+      showThread(data.turns);
+      markOpen();
+      hideNotice();
+      status.textContent = `Opened “${titleOf(data)}”: ${data.turns.length} turns.`;
+    } catch (error) {
+      report(error);
+      // It may have been deleted elsewhere: the list shows what is left.
+      loadHistory();
+    }
+  }
+
+  function newConversation() {
+    conversation = null;
+    result = null;
+    showThread([]);
+    markOpen();
+    hideNotice();
+    question.focus();
+  }
+
+  async function deleteConversation(id) {
+    try {
+      await api(`/api/conversations/${encodeURIComponent(id)}`, { method: "DELETE" });
+      status.textContent = "The conversation was deleted.";
+      if (id === conversation) newConversation();
+    } catch (error) {
+      report(error);
+    }
+    loadHistory();
+  }
+
+  async function deleteAll() {
+    try {
+      const data = await api("/api/conversations", { method: "DELETE" });
+      status.textContent = `${data.deleted} conversations were deleted.`;
+      newConversation();
+    } catch (error) {
+      report(error);
+    }
+    loadHistory();
   }
 
   function renderTimings() {
@@ -56,6 +280,7 @@
       o.eval_count && o.eval_duration ? (o.eval_count / (o.eval_duration / 1e9)).toFixed(1) : "–";
     t.overhead_ms = total != null && t.rtt_ms != null ? t.rtt_ms - total : null;
     $("t-overhead").textContent = ms(t.overhead_ms);
+    $("t-model").textContent = result.model || "–";
     const parts = [
       ["load", nsToMs(o.load_duration)],
       ["prompt", nsToMs(o.prompt_eval_duration)],
@@ -72,12 +297,19 @@
     $("badge").textContent = result.node ? `served by ${result.node}${llm}` : "";
   }
 
+  // What the server said about the turn, from the meta event or the complete answer.
+  function accepted(data) {
+    result.request_id = data.request_id;
+    result.node = data.node;
+    result.llm = data.llm;
+    result.model = data.model;
+    result.turn = data.turn;
+    result.conversation = conversation = data.conversation;
+  }
+
   function handleEvent(event) {
     if (event.type === "meta") {
-      result.request_id = event.request_id;
-      result.node = event.node;
-      result.llm = event.llm;
-      result.model = event.model;
+      accepted(event);
     } else if (event.type === "token") {
       if (result.tokens === 0) result.timings.ttft_ms = performance.now() - result.started;
       result.tokens += 1;
@@ -86,6 +318,7 @@
     } else if (event.type === "done") {
       result.ollama = event.ollama;
       result.app = event.app;
+      result.saved = event.saved;
     } else if (event.type === "error") {
       result.error = { code: event.code, message: event.message };
     }
@@ -110,13 +343,11 @@
 
   async function readComplete(response) {
     const data = await response.json();
+    accepted(data);
     Object.assign(result, {
-      request_id: data.request_id,
-      node: data.node,
-      llm: data.llm,
-      model: data.model,
       ollama: data.ollama,
       app: data.app,
+      saved: data.saved,
       answer: data.answer,
       tokens: data.ollama.eval_count || 0,
     });
@@ -124,10 +355,24 @@
   }
 
   function begin(text) {
+    // The previous answer joins the thread in short, unless the server refused it outright
+    // (then it has no turn and is in no conversation).
+    if (current.isConnected) {
+      if (result && result.turn != null) {
+        current.replaceWith(turnItem(asStored(result), thread.children.length));
+      } else {
+        current.remove();
+      }
+    }
+    thread.append(current);
+    conversationSection.hidden = false;
+    historyPanel.inert = true;
     result = {
       question: text,
       model: model.value || null,
       mode: form.elements.mode.value,
+      conversation,
+      turn: null,
       answer: "",
       tokens: 0,
       node: null,
@@ -135,15 +380,17 @@
       request_id: null,
       ollama: null,
       app: null,
+      saved: null,
       error: null,
       stopped: false,
       timings: {},
       started: performance.now(),
     };
-    $("result").hidden = false;
+    current.dataset.status = "streaming";
     $("asked").textContent = text;
     answer.textContent = "";
-    notice.hidden = true;
+    $("turn-status").hidden = true;
+    hideNotice();
     status.textContent = "";
     submitButton.disabled = true;
     stopButton.disabled = false;
@@ -159,16 +406,25 @@
     stopButton.disabled = true;
     $("copy").disabled = false;
     $("export").disabled = false;
+    historyPanel.inert = false;
     renderTimings();
+    const stored = asStored(result);
+    current.dataset.status = stored.status;
+    $("turn-status").textContent = statusText(stored);
+    $("turn-status").hidden = stored.status === "done";
     if (result.stopped) {
       show("notice", `Stopped after ${result.tokens} tokens arrived.`);
       status.textContent = `Stopped after ${result.tokens} tokens.`;
     } else if (result.error) {
-      show("error", `${result.error.message} (${result.error.code})`);
+      report(result.error);
       status.textContent = `The answer failed: ${result.error.message}`;
     } else {
+      if (result.saved === false) {
+        show("notice", "This answer could not be saved, so it will not be in your history.");
+      }
       status.textContent = `Answer complete: ${result.tokens} tokens in ${ms(result.timings.rtt_ms)}.`;
     }
+    loadHistory();
   }
 
   async function ask(event) {
@@ -182,26 +438,29 @@
     begin(text);
     controller = new AbortController();
     try {
-      const response = await fetch("/api/ask", {
+      const response = await send("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: text, model: result.model, stream: result.mode === "stream" }),
+        body: JSON.stringify({
+          question: text,
+          model: result.model,
+          stream: result.mode === "stream",
+          conversation,
+        }),
         signal: controller.signal,
       });
       result.node = response.headers.get("X-Served-By");
-      if (!response.ok) {
-        const data = await response.json().catch(() => null);
-        result.error = data && data.error
-          ? data.error
-          : { code: `http_${response.status}`, message: `The server answered ${response.status}.` };
-      } else if (result.mode === "stream") {
+      if (result.mode === "stream") {
         await readStream(response);
       } else {
         await readComplete(response);
       }
     } catch (error) {
-      if (error.name !== "AbortError") {
-        result.error = { code: "network", message: "The connection to the web app failed." };
+      if (error instanceof Failure) {
+        result.node = error.node || result.node;
+        result.error = error;
+      } else if (error.name !== "AbortError") {
+        result.error = new Failure("network", "The connection to the web app failed.");
       }
     }
     finish();
@@ -241,5 +500,15 @@
     link.click();
     URL.revokeObjectURL(url);
   });
+  $("new-conversation").addEventListener("click", newConversation);
+  deleteAllButton.addEventListener("click", () => {
+    // Escape keeps the last returnValue, so a cancel must not find an earlier "delete" there.
+    confirmDeleteAll.returnValue = "";
+    confirmDeleteAll.showModal();
+  });
+  confirmDeleteAll.addEventListener("close", () => {
+    if (confirmDeleteAll.returnValue === "delete") deleteAll();
+  });
   loadModels();
+  loadHistory();
 })();
