@@ -8,11 +8,13 @@ reaches them (same user, key and known-hosts file), so the same code serves a cl
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import json
 import os
 import posixpath
+import secrets
 import shlex
 import socket
 import ssl
@@ -97,18 +99,34 @@ def group_var(group: str, name: str) -> Any:
     return (yaml.safe_load((ANSIBLE_DIR / "group_vars" / f"{group}.yml").read_text()) or {})[name]
 
 
+@functools.cache
+def role_internal(role: str, name: str) -> Any:
+    """A role's fixed value from its vars/main.yml (paths and names on the machine)."""
+    internal = ANSIBLE_DIR / "roles" / role / "vars" / "main.yml"
+    return (yaml.safe_load(internal.read_text()) or {})[name]
+
+
 def gateway_ca_path() -> str:
     """Where the webapp role puts the gateway's CA certificate on a web machine (root-readable)."""
-    internal = yaml.safe_load((ANSIBLE_DIR / "roles" / "webapp" / "vars" / "main.yml").read_text())
-    return posixpath.join(role_default("webapp", "webapp_config_dir"), internal["__webapp_ca_file"])
+    config_dir = role_default("webapp", "webapp_config_dir")
+    return posixpath.join(config_dir, role_internal("webapp", "__webapp_ca_file"))
 
 
 def app_ca_path() -> str:
     """Where the private_tls role keeps the CA of a web machine's TLS certificate (root-only)."""
-    private_tls_vars = ANSIBLE_DIR / "roles" / "private_tls" / "vars" / "main.yml"
-    internal = yaml.safe_load(private_tls_vars.read_text())
     ca_dir = role_default("webapp", "webapp_tls_ca_dir")
-    return internal["__private_tls_ca_cert"].replace("{{ private_tls_ca_dir }}", ca_dir)
+    return role_internal("private_tls", "__private_tls_ca_cert").replace(
+        "{{ private_tls_ca_dir }}", ca_dir
+    )
+
+
+def postgresql_unit() -> str:
+    """The systemd unit of the db machine's cluster: stopping or starting it waits for the
+    server itself (Debian's postgresql.service only wraps it)."""
+    version = str(role_internal("postgresql", "__postgresql_version"))
+    return role_internal("postgresql", "__postgresql_service").replace(
+        "{{ __postgresql_version }}", version
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,7 @@ class Topology:
     lb: Machine
     web: tuple[Machine, ...]
     llm: tuple[Machine, ...]
+    db: Machine
     ca_file: str  # the ACME CA that issued HAProxy's certificate; "" means the system's store
     known_hosts: str
     username: str
@@ -169,16 +188,22 @@ class Topology:
         def members(group: str) -> list[str]:
             return list(data.get(group, {}).get("hosts", []))
 
+        def first(group: str) -> Machine:
+            if not members(group):
+                raise TopologyError(f"{inventory_file} has no host in group {group}")
+            return machine(members(group)[0])
+
         state_dir = inventory_file.parent
         ca_file = os.environ.get("OLLAMA_QA_CA_FILE") or str(state_dir / "acme-root.pem")
         known_hosts = state_dir / "known_hosts"
-        lb = machine(members("lb")[0])
+        lb = first("lb")
         return cls(
             inventory_file=inventory_file,
             hostname=hostvars[lb.name]["public_hostname"],
             lb=lb,
             web=tuple(machine(name) for name in members("web")),
             llm=tuple(machine(name) for name in members("llm")),
+            db=first("db"),
             ca_file=ca_file if Path(ca_file).is_file() else "",
             known_hosts=str(known_hosts) if known_hosts.is_file() else "",
             username=os.environ.get("OLLAMA_QA_USERNAME")
@@ -187,7 +212,7 @@ class Topology:
             hostvars=hostvars,
         )
 
-    # --- SSH, as Ansible does it -----------------------------------------------------------
+    # --- SSH, as Ansible does it ------------------------------------------------------------
 
     def ssh_argv(self, machine: Machine, *options: str) -> list[str]:
         """The ssh command line for a machine, never prompting.
@@ -295,7 +320,49 @@ class Topology:
             finally:
                 stop_process(process)
 
-    # --- HTTPS to HAProxy, by name --------------------------------------------------------
+    # --- The app's CLI and the database, on their machines ----------------------------------
+
+    def webui(
+        self, machine: Machine, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m webui ARGS`` in the app's container on a web machine; passwords on stdin."""
+        return self.in_app(machine, "python", "-m", "webui", *args, stdin=stdin, check=check)
+
+    @contextlib.contextmanager
+    def temporary_user(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(name, password) of a user added with the CLI on the first web machine and removed at
+        the end with its sessions and conversations, so a test leaves the deployment's own
+        users and their histories as they were."""
+        name, password = f"{prefix}-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+        self.webui(self.web[0], "users", "add", name, stdin=password + "\n")
+        try:
+            yield name, password
+        finally:
+            self.webui(self.web[0], "users", "remove", name, check=False)
+
+    def in_app(
+        self, machine: Machine, *argv: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """A command in the app's container on a web machine, with the app's settings file."""
+        container = role_default("webapp", "webapp_container_name")
+        command = shlex.join(("docker", "exec", "-i", container, *argv))
+        return self.run(machine, command, stdin=stdin, check=check)
+
+    def app_setting(self, machine: Machine, name: str) -> Any:
+        """A setting (field of webui.settings.Settings) as the app on a web machine reads it."""
+        code = f"from webui.settings import load_settings; print(repr(load_settings().{name}))"
+        return ast.literal_eval(self.in_app(machine, "python", "-c", code).stdout.strip())
+
+    def psql(self, sql: str, database: str | None = None, **variables: str) -> str:
+        """The unaligned rows of SQL run on the db machine as PostgreSQL's superuser (peer
+        authentication on its socket, as an operator would). The SQL goes on stdin; values go in
+        as psql variables, quoted by psql itself where the SQL says :'name'."""
+        name = database or role_default("postgresql", "postgresql_database")
+        argv = ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1"]
+        argv += [f"--set={key}={value}" for key, value in variables.items()]
+        return self.run(self.db, f"cd / && {shlex.join([*argv, '-d', name])}", stdin=sql).stdout
+
+    # --- HTTPS to HAProxy by name, or to one web machine ------------------------------------
 
     def ssl_context(self) -> ssl.SSLContext:
         """Verifies HAProxy's certificate against the ACME CA; never turns verification off."""
@@ -304,6 +371,30 @@ class Topology:
     def client(self, address: str | None = None, port: int = 443) -> SiteClient:
         """An HTTPS client for the site, connecting to HAProxy (or a tunnel) by address."""
         return SiteClient(self, address or self.lb.ansible_host, port)
+
+    @contextlib.contextmanager
+    def app_client(self, machine: Machine, client_address: str) -> Iterator[SiteClient]:
+        """An HTTPS client for the app on one web machine, past HAProxy, through an SSH tunnel.
+
+        The app's certificate is checked against that machine's private CA under its inventory
+        name, as HAProxy checks it. Requests carry the site's name and, in X-Forwarded-For, the
+        ``client_address`` HAProxy would have added: the app trusts it from its proxy, and
+        counts failed logins by it, so a test's own address keeps its throttling to itself.
+        """
+        pem = self.run(machine, f"cat {shlex.quote(app_ca_path())}").stdout
+        context = ssl.create_default_context(cadata=pem)
+        with (
+            self.tunnel(machine, int(role_default("webapp", "webapp_port"))) as port,
+            SiteClient(
+                self,
+                "127.0.0.1",
+                port,
+                context=context,
+                server_name=machine.name,
+                headers={"X-Forwarded-For": client_address},
+            ) as client,
+        ):
+            yield client
 
     @property
     def origin(self) -> str:
@@ -361,28 +452,54 @@ class SiteClient:
     by hand: a jar would file them under the address, and the session cookie is all we need.
     """
 
-    def __init__(self, topology: Topology, address: str, port: int) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        address: str,
+        port: int,
+        *,
+        context: ssl.SSLContext | None = None,
+        server_name: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.topology = topology
         self.address = address
         self.port = port
         self.cookie = ""
+        # Where TLS is checked against another CA than the site's, under another name (SNI).
+        self.server_name = server_name or topology.hostname
+        self.headers = {"Host": topology.hostname, **(headers or {})}
         self._http = httpx.Client(
-            base_url=f"https://{address}:{port}", verify=topology.ssl_context(), timeout=30
+            base_url=f"https://{address}:{port}",
+            verify=context or topology.ssl_context(),
+            timeout=30,
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Host": self.topology.hostname, **kwargs.pop("headers", {})}
+        return self._http.request(method, path, **self._arguments(kwargs))
+
+    def stream(
+        self, method: str, path: str, **kwargs: Any
+    ) -> contextlib.AbstractContextManager[httpx.Response]:
+        """Like ``request``, with the body left to read as it arrives."""
+        return self._http.stream(method, path, **self._arguments(kwargs))
+
+    def _arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """httpx's arguments: the site's name (Host, SNI) and the session cookie, if any."""
+        headers = {**self.headers, **kwargs.pop("headers", {})}
         if self.cookie and "Cookie" not in headers:
             headers["Cookie"] = self.cookie
-        extensions = {"sni_hostname": self.topology.hostname}
-        return self._http.request(method, path, headers=headers, extensions=extensions, **kwargs)
+        return {"headers": headers, "extensions": {"sni_hostname": self.server_name}, **kwargs}
 
-    def login(self) -> str:
-        """Log in as the deployment's initial user; returns the Cookie header value."""
+    def login(self, username: str | None = None, password: str | None = None) -> str:
+        """Log in (by default as the deployment's initial user); returns the Cookie header value."""
         response = self.request(
             "POST",
             "/login",
-            data={"username": self.topology.username, "password": self.topology.password},
+            data={
+                "username": username or self.topology.username,
+                "password": password or self.topology.password,
+            },
             headers={"Origin": self.topology.origin},
         )
         cookie = response.cookies.get("__Host-webui_session")

@@ -118,14 +118,32 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+# The ids of the user's conversations, and deleting one, through the page (its session, its origin).
+CONVERSATION_IDS = """async () =>
+    (await (await fetch("/api/conversations")).json()).conversations.map((c) => c.id)"""
+DELETE_CONVERSATION = """async (id) =>
+    (await fetch(`/api/conversations/${encodeURIComponent(id)}`, {method: "DELETE"})).status"""
+
+
 @pytest.fixture
-def logged_in(page: Page, site: Site) -> Page:
+def logged_in(page: Page, site: Site) -> Iterator[Page]:
     page.goto(site.url)
     page.get_by_label("User name").fill(site.username)
     page.get_by_label("Password").fill(site.password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(site.url)
-    return page
+    before = set(page.evaluate(CONVERSATION_IDS))
+    yield page
+    # Every question is kept in a conversation: the test's go again, the user's own stay.
+    for conversation in set(page.evaluate(CONVERSATION_IDS)) - before:
+        page.evaluate(DELETE_CONVERSATION, conversation)
+
+
+def ask(page: Page, model: str, question: str) -> None:
+    """Ask a question on the page as a person does: pick the model, type, submit."""
+    page.get_by_label("Model").select_option(model)
+    page.get_by_label("Question").fill(question)
+    page.get_by_role("button", name="Submit").click()
 
 
 @pytest.fixture(scope="session")

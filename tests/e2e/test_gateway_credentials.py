@@ -2,8 +2,9 @@
 
 The production app must never hold a wrong token, so this starts a second, deliberately
 misconfigured app process inside one web machine's container (same image, same settings file,
-only the gateway password overridden, login off, on loopback), reaches it through an SSH tunnel,
-and asks through the real gateway on the GPU machine.
+only the gateway password overridden, login off, on loopback, and an in-memory database rather
+than the shared one), reaches it through an SSH tunnel, and asks through the real gateway on the
+GPU machine.
 """
 
 import shlex
@@ -48,7 +49,7 @@ def misconfigured_app(site: Site, request: pytest.FixtureRequest) -> Iterator[st
     topology.run(
         web,
         f"docker exec -d -e WEBUI_OLLAMA_PASSWORD=deliberately-wrong -e WEBUI_REQUIRE_LOGIN=false "
-        f"{container} sh -c {shlex.quote(serve)}",
+        f"-e WEBUI_DATABASE_URL= {container} sh -c {shlex.quote(serve)}",
     )
     try:
         with topology.tunnel(web, MISCONFIGURED_PORT) as port:

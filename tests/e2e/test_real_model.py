@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ask
 from playwright.sync_api import Page, expect
 
 # Questions any chat model answers, each with the word a relevant answer cannot do without.
@@ -27,12 +28,6 @@ STREAMING = "!document.getElementById('stop').disabled"
 ANSWER_LENGTH = "document.getElementById('answer').textContent.length"
 
 
-def _ask(page: Page, model: str, question: str) -> None:
-    page.get_by_label("Model").select_option(model)
-    page.get_by_label("Question").fill(question)
-    page.get_by_role("button", name="Submit").click()
-
-
 def test_two_questions_get_two_relevant_answers(
     logged_in: Page, real_model: str, artifacts_dir: Path
 ):
@@ -40,7 +35,7 @@ def test_two_questions_get_two_relevant_answers(
     page = logged_in
     answers = []
     for number, (question, relevant) in enumerate(QUESTIONS, start=1):
-        _ask(page, real_model, question)
+        ask(page, real_model, question)
         expect(page.get_by_role("status")).to_have_text(
             re.compile(r"Answer complete"), timeout=120_000
         )
@@ -57,7 +52,7 @@ def test_two_questions_get_two_relevant_answers(
 def test_answer_streams_with_ollamas_own_timings(logged_in: Page, real_model: str):
     """The answer grows in visible steps, and the page's generation time is Ollama's."""
     page = logged_in
-    _ask(page, real_model, "Write a short poem about the sea.")
+    ask(page, real_model, "Write a short poem about the sea.")
     answer = page.get_by_label("Answer", exact=True)
     page.wait_for_function(f"() => {ANSWER_LENGTH} > 0 && {STREAMING}", timeout=120_000)
     first = answer.text_content() or ""
@@ -81,7 +76,7 @@ def test_answer_streams_with_ollamas_own_timings(logged_in: Page, real_model: st
 def test_stop_ends_the_generation_on_the_llm_machine(logged_in: Page, real_model: str, llm_side):
     """While the answer streams some LLM machine's runner is busy; after Stop every one is idle."""
     page = logged_in
-    _ask(page, real_model, LONG_QUESTION)
+    ask(page, real_model, LONG_QUESTION)
     page.wait_for_function(f"() => {ANSWER_LENGTH} > 20 && {STREAMING}", timeout=120_000)
     busy = llm_side.runner_ticks(0.5)
     assert max(busy.values()) > IDLE_TICKS_PER_SECOND / 2, f"no runner was generating: {busy}"

@@ -80,7 +80,7 @@ def host_var(hostname: str, name: str, role: str | None = None) -> Any:
     hostvars = inventory()["_meta"]["hostvars"][hostname]
     if name in hostvars:
         return hostvars[name]
-    for group in ("all", *(g for g in ("lb", "web", "llm") if hostname in group_hosts(g))):
+    for group in ("all", *(g for g in ("lb", "web", "llm", "db") if hostname in group_hosts(g))):
         group_file = ANSIBLE_DIR / "group_vars" / f"{group}.yml"
         value = _yaml(group_file).get(name) if group_file.is_file() else None
         reference = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", str(value))

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import host_var, hosts
 
-testinfra_hosts = hosts("lb", "web", "llm")
+testinfra_hosts = hosts("lb", "web", "llm", "db")
 
 
 @pytest.mark.parametrize(

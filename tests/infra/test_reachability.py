@@ -5,6 +5,7 @@ import testinfra
 from conftest import address, group_hosts, host_var, inventory_path
 
 LB, WEBS, LLM = group_hosts("lb"), group_hosts("web"), group_hosts("llm")
+DB = group_hosts("db")
 
 
 def _paths() -> list[tuple[str, str, str, str, bool]]:
@@ -12,11 +13,19 @@ def _paths() -> list[tuple[str, str, str, str, bool]]:
     paths = []
     for web in WEBS:
         paths += [
-            (src, web, "webapp_port", "webapp", src in LB) for src in LB + LLM + WEBS if src != web
+            (src, web, "webapp_port", "webapp", src in LB)
+            for src in LB + LLM + WEBS + DB
+            if src != web
         ]
     for llm in LLM:
-        paths += [(src, llm, "llm_gateway_port", "llm_gateway", src in WEBS) for src in LB + WEBS]
+        paths += [
+            (src, llm, "llm_gateway_port", "llm_gateway", src in WEBS) for src in LB + WEBS + DB
+        ]
         paths += [(src, llm, "ollama_port", "ollama", False) for src in LB + WEBS]
+    for db in DB:
+        paths += [
+            (src, db, "postgresql_port", "postgresql", src in WEBS) for src in LB + LLM + WEBS
+        ]
     return paths
 
 

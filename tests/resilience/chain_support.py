@@ -4,18 +4,25 @@ A module of its own (not conftest.py) so that test modules can import it by a un
 """
 
 import asyncio
+import contextlib
 import json
 import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import httpx
 
 from bench import streams
 from bench.topology import Machine, SiteClient, Topology, app_ca_path, role_default
 
 T = TypeVar("T")
+
+# A question the simulator answers at once, for tests about what happens around answers.
+SHORT_ANSWER = "[[sim:tokens=3]] [[sim:tps=100]]"
 
 # Reads HAProxy's runtime API on the load balancer, for the servers on the web app's PORT.
 # "states" prints {server address: op state} (0 stopped, 1 starting, 2 running, 3 stopping);
@@ -232,3 +239,71 @@ class BackgroundStreams:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+@dataclass
+class Asked:
+    """One question and what became of it."""
+
+    question: str
+    started: float
+    ended: float
+    status: int  # 0: no HTTP answer
+    code: str = ""  # the error code of a refusal or of an error event
+    conversation: str | None = None
+    turn: str | None = None
+    node: str = ""
+    saved: bool | None = None  # from the done event
+    retry_after: str = ""
+
+
+def ask(site: SiteClient, model: str | None, question: str, conversation: str | None) -> Asked:
+    """One streamed question in a conversation (None starts one), read to its end; with no
+    model, the site's default answers."""
+    started = time.time()
+    body = {"question": question, "stream": True, "conversation": conversation}
+    if model:
+        body["model"] = model
+    try:
+        response = site.request(
+            "POST", "/api/ask", json=body, headers={"Origin": site.topology.origin}
+        )
+    except httpx.HTTPError as error:
+        return Asked(question, started, time.time(), 0, type(error).__name__)
+    asked = Asked(question, started, time.time(), response.status_code)
+    if response.status_code != 200:
+        # The app's refusals are JSON; anything else (a proxy's page) keeps no code.
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            asked.code = response.json()["error"]["code"]
+        asked.retry_after = response.headers.get("Retry-After", "")
+        return asked
+    for line in response.text.splitlines():
+        event = json.loads(line)
+        if event["type"] == "meta":
+            asked.conversation, asked.turn, asked.node = (
+                event["conversation"],
+                event["turn"],
+                event["node"],
+            )
+        elif event["type"] == "done":
+            asked.saved = event["saved"]
+        elif event["type"] == "error":
+            asked.code = event["code"]
+    return asked
+
+
+def stored_turns(site: SiteClient, conversation: str) -> list[dict[str, Any]]:
+    """The turns the app kept of a conversation, oldest first, read through its API."""
+    response = site.request("GET", f"/api/conversations/{conversation}")
+    assert response.status_code == 200, (response.status_code, response.text[:200])
+    return response.json()["turns"]
+
+
+def delete_conversations(site: SiteClient, conversations: set[str]) -> None:
+    """Delete a test's conversations, so the deployment's user is left as it was."""
+    for conversation in conversations:
+        site.request(
+            "DELETE",
+            f"/api/conversations/{conversation}",
+            headers={"Origin": site.topology.origin},
+        )

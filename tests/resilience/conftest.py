@@ -28,9 +28,10 @@ from bench.topology import (
 
 @pytest.fixture(scope="session")
 def site(topology: Topology) -> Iterator[SiteClient]:
-    """An HTTPS client logged in as the deployment's initial user."""
-    with topology.client() as client:
-        client.login()
+    """An HTTPS client logged in as a user of this run's own: every question asked is kept as a
+    conversation, and removing the user at the end removes them, not the deployment's history."""
+    with topology.temporary_user("resilience") as (name, password), topology.client() as client:
+        client.login(name, password)
         yield client
 
 

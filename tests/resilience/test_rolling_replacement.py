@@ -69,7 +69,7 @@ def test_rolling_replacement_cuts_no_answer(topology, site, sim, converge) -> No
     try:
         runs = [
             subprocess.run(
-                [*converge, "--limit", "llm,web", *change],
+                [*converge, "--limit", "llm,db,web", *change],
                 capture_output=True,
                 text=True,
                 timeout=CONVERGE_SECONDS,

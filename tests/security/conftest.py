@@ -138,18 +138,18 @@ def local_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     env = dict(
         os.environ,
         WEBUI_OLLAMA_URL=f"http://127.0.0.1:{sim_port}",
-        WEBUI_SESSION_SECRET="s" * 48,
-        WEBUI_USERS_DB=str(workdir / "users.sqlite"),
+        WEBUI_DATABASE_URL=f"sqlite://{workdir / 'webui.sqlite3'}",
         WEBUI_NODE_NAME="local",
     )
-    subprocess.run(
-        [sys.executable, "-m", "webui", "users", "add", "admin"],
-        input=password + "\n",
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for command, stdin in (("migrate",), ""), (("users", "add", "admin"), password + "\n"):
+        subprocess.run(
+            [sys.executable, "-m", "webui", *command],
+            input=stdin,
+            text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     logs = (workdir / "sim.log").open("w"), (workdir / "app.log").open("w")
     sim = subprocess.Popen(
         [
@@ -200,12 +200,15 @@ def site(request: pytest.FixtureRequest) -> Iterator[Target]:
         yield request.getfixturevalue("local_app")
         return
     topology: Topology = request.getfixturevalue("topology")
-    with topology.client() as direct:
-        cookie = direct.login()
-    with topology.tunnel(topology.lb, int(role_default("haproxy", "haproxy_https_port"))) as port:
-        target = Target(
-            ("127.0.0.1", port), topology.hostname, topology.origin, topology.ssl_context()
-        )
-        target.cookie = cookie
-        yield target
-        target.close()
+    https_port = int(role_default("haproxy", "haproxy_https_port"))
+    # A user of this run's own: what hostile input leaves in its history goes with it at the end.
+    with topology.temporary_user("security") as (name, password):
+        with topology.client() as direct:
+            cookie = direct.login(name, password)
+        with topology.tunnel(topology.lb, https_port) as port:
+            target = Target(
+                ("127.0.0.1", port), topology.hostname, topology.origin, topology.ssl_context()
+            )
+            target.cookie = cookie
+            yield target
+            target.close()

@@ -1,7 +1,9 @@
 """The webapp role: a healthy, hardened container that serves the app, its users and its port."""
 
 import json
+import os
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,18 @@ def test_settings_reach_the_app(fetch, role_vars):
     assert fetch("/healthz")["headers"]["X-Served-By"] == role_vars["inventory_hostname"]
 
 
+def scenario_secret(name: str) -> str:
+    """A throwaway password molecule.yml generated into the scenario's ephemeral directory."""
+    return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / name).read_text().strip()
+
+
+def host_address(host) -> str:
+    """The instance's own address, where the database listens (its private_address)."""
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"][
+        "ansible_default_ipv4"
+    ]["address"]
+
+
 def settings_file(host, role_vars) -> dict[str, str]:
     """The settings file the role wrote, as the app reads it."""
     path = f"{role_vars['webapp_config_dir']}/{role_vars['__webapp_settings_file']}"
@@ -115,7 +129,7 @@ def test_ca_bundle_holds_every_gateway_ca(host, role_vars, llm_machines):
 
 
 def test_login_with_provisioned_user(fetch, role_vars, app_origin):
-    """The initial user can log in and gets a session cookie."""
+    """The initial user, created in PostgreSQL, logs in: the app reaches it over verified TLS."""
     password = role_vars["webapp_initial_users"][0]["password"]
     response = login(fetch, role_vars, app_origin, password)
     cookie = response["headers"].get("Set-Cookie", "")
@@ -160,11 +174,57 @@ def test_settings_file_is_private(host, role_vars, container):
     assert (settings.uid, settings.gid, settings.mode) == (0, gid, 0o640)
 
 
-@pytest.mark.parametrize("secret", ["webapp_session_secret", "webapp_ollama_password"])
-def test_secret_not_in_container_config(host, role_vars, secret):
-    """No secret shows in `docker inspect` (environment, command line or labels)."""
+@pytest.mark.parametrize("secret", ["database-app-password", "database-owner-password"])
+def test_database_password_not_in_container_config(host, role_vars, secret):
+    """Neither database password shows in `docker inspect` (environment, command or labels)."""
     inspect = host.check_output(f"docker inspect {role_vars['webapp_container_name']}")
-    assert role_vars[secret] not in inspect
+    assert scenario_secret(secret) not in inspect
+
+
+def test_gateway_password_not_in_container_config(host, role_vars):
+    """The gateway password does not show in `docker inspect` either."""
+    inspect = host.check_output(f"docker inspect {role_vars['webapp_container_name']}")
+    assert role_vars["webapp_ollama_password"] not in inspect
+
+
+def test_owner_password_is_nowhere_on_the_machine(host, role_vars):
+    """The owner's password reached the one-off migration on stdin only: no file holds it, and
+    no container is left over from the migration."""
+    owner_password = scenario_secret("database-owner-password")
+    found = host.run("grep -rlF -- %s /etc /var/lib/docker/containers", owner_password)
+    assert found.rc == 1, f"the owner's password is in {found.stdout}"
+    names = host.check_output("docker ps --all --format '{{.Names}}'").split()
+    assert names == [role_vars["webapp_container_name"]]
+
+
+def test_settings_name_the_database_with_verified_tls(host, role_vars):
+    """WEBUI_DATABASE_URL names the app's role on the server, verify-full against the db's CA."""
+    url = settings_file(host, role_vars)["WEBUI_DATABASE_URL"]
+    ca = f"{role_vars['__webapp_container_config_dir']}/{role_vars['__webapp_database_ca_file']}"
+    expected = (
+        f"postgresql://{role_vars['webapp_database_user']}@{host_address(host)}:"
+        f"{role_vars['webapp_database_port']}/{role_vars['webapp_database_name']}"
+        f"?sslmode=verify-full&sslrootcert={ca}"
+    )
+    assert url == expected
+
+
+def test_schema_is_the_images_and_owned_by_the_owner(host, role_vars):
+    """The migration ran (the schema is at the image's version) as the tables' owner."""
+    database = role_vars["webapp_database_name"]
+    container = role_vars["webapp_container_name"]
+    image_version = host.check_output(
+        "docker exec %s python -c %s",
+        container,
+        "from webui.store import SCHEMA_VERSION; print(SCHEMA_VERSION)",
+    )
+    psql = f"cd / && runuser -u postgres -- psql -XAtq -d {database} -c"
+    version = host.check_output(f"{psql} %s", "SELECT max(version) FROM schema_version")
+    owners = host.check_output(
+        f"{psql} %s", "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+    )
+    assert version == image_version
+    assert owners.split() == [role_vars["webapp_database_owner_user"]]
 
 
 def test_mod_deflate_not_loaded(host, role_vars):
