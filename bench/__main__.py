@@ -176,11 +176,25 @@ def run_chain(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = datetime.now(UTC)
     topology = Topology.load()
     simulator = topology.require_simulator()
+    # Every question is kept as a conversation of the user who asked: a user of the benchmark's
+    # own keeps its hundreds out of the deployment's users' histories, and goes with them.
+    with topology.temporary_user("bench") as (username, password):
+        return run(args, topology, simulator, username, password)
+
+
+def run(
+    args: argparse.Namespace,
+    topology: Topology,
+    simulator: Simulator,
+    username: str,
+    password: str,
+) -> int:
+    """The whole benchmark as ``username``; prints the tables and writes the JSON report."""
+    started = datetime.now(UTC)
     with topology.client() as client:
-        cookie = client.login()
+        cookie = client.login(username, password)
         listing = client.request("GET", "/api/models").json()
         weight = baseline.page_weight(client)
     print(
