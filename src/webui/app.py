@@ -45,25 +45,6 @@ RETRY_AFTER_SECONDS = "5"
 DATABASE_MESSAGE = "The database is not available right now. Please try again in a moment."
 # Asked for by a browser navigating (the page, the login form, logging out), so answered as a page.
 HTML_ENDPOINTS = frozenset({"index", "login", "logout"})
-UNAVAILABLE_PAGE = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>Unavailable · Ask</title>
-<link rel="stylesheet" href="/static/app.css">
-</head>
-<body>
-<header><h1>Ask</h1></header>
-<main>
-  <h2>Temporarily unavailable</h2>
-  <p class="error" role="alert">{DATABASE_MESSAGE}</p>
-  <p><a href="/">Try again</a></p>
-</main>
-</body>
-</html>
-"""
 
 SECURITY_HEADERS = [
     (
@@ -515,6 +496,9 @@ class WebUI:
         templates = PACKAGE_DIR / "templates"
         self.index_template = Template((templates / "index.html").read_text("utf-8"))
         self.login_template = Template((templates / "login.html").read_text("utf-8"))
+        self.unavailable_page = Template(
+            (templates / "unavailable.html").read_text("utf-8")
+        ).substitute(message=escape(DATABASE_MESSAGE))
         if not settings.require_login:
             try:
                 self.accounts.ensure_local_user()
@@ -567,7 +551,7 @@ class WebUI:
             log.warning("database unavailable on %s %s: %s", method, path, exc)
             headers = [("Retry-After", RETRY_AFTER_SECONDS)]
             if endpoint in HTML_ENDPOINTS:
-                return html_response(503, UNAVAILABLE_PAGE, headers)
+                return html_response(503, self.unavailable_page, headers)
             return error_response(HTTPError(503, "database_unavailable", DATABASE_MESSAGE, headers))
         except Exception:
             # Answer with our headers and a plain sentence; the details go to the log only.
