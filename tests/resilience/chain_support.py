@@ -297,13 +297,3 @@ def stored_turns(site: SiteClient, conversation: str) -> list[dict[str, Any]]:
     response = site.request("GET", f"/api/conversations/{conversation}")
     assert response.status_code == 200, (response.status_code, response.text[:200])
     return response.json()["turns"]
-
-
-def delete_conversations(site: SiteClient, conversations: set[str]) -> None:
-    """Delete a test's conversations, so the deployment's user is left as it was."""
-    for conversation in conversations:
-        site.request(
-            "DELETE",
-            f"/api/conversations/{conversation}",
-            headers={"Origin": site.topology.origin},
-        )
