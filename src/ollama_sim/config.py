@@ -115,6 +115,10 @@ def _parse_float(value: str, *, minimum: float, allow_equal: bool = True) -> flo
     return number
 
 
+def _parse_seconds(value: str) -> float:
+    return _parse_float(value, minimum=0)
+
+
 def _parse_int(value: str, *, minimum: int) -> int:
     try:
         number = int(value)
@@ -179,19 +183,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "time_to_first_token",
         "--ttft",
-        lambda v: _parse_float(v, minimum=0),
+        _parse_seconds,
         "seconds of prompt evaluation before the first token",
     ),
     Option(
         "load_delay",
         "--load-delay",
-        lambda v: _parse_float(v, minimum=0),
+        _parse_seconds,
         "seconds the first request for a model spends loading it",
     ),
     Option(
         "keep_alive",
         "--keep-alive",
-        lambda v: _parse_float(v, minimum=0),
+        _parse_seconds,
         "seconds a model stays loaded after its last request (default for keep_alive)",
     ),
     Option(

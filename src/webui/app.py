@@ -86,19 +86,29 @@ def status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
-def json_response(status: int, data: Any, headers: Headers | None = None) -> Response:
-    """A JSON response that no cache keeps (answers are per user)."""
-    body = json.dumps(data).encode()
+def whole_response(
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: Headers | None = None,
+    cache_control: str = "no-store",
+) -> Response:
+    """A body sent in one piece; by default no cache keeps it (answers and pages are per user)."""
     return Response(
         status,
         [body],
         [
-            ("Content-Type", "application/json"),
+            ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
+            ("Cache-Control", cache_control),
             *(headers or []),
         ],
     )
+
+
+def json_response(status: int, data: Any, headers: Headers | None = None) -> Response:
+    """A JSON response that no cache keeps."""
+    return whole_response(status, json.dumps(data).encode(), "application/json", headers)
 
 
 def error_response(error: HTTPError | BackendError) -> Response:
@@ -113,17 +123,23 @@ def error_response(error: HTTPError | BackendError) -> Response:
 
 def html_response(status: int, page: str, headers: Headers | None = None) -> Response:
     """An HTML page; pages may carry a login form, so they are not cached either."""
-    body = page.encode()
-    return Response(
-        status,
-        [body],
-        [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            *(headers or []),
-        ],
+    return whole_response(status, page.encode(), "text/html; charset=utf-8", headers)
+
+
+def page_template(
+    templates: Path, name: str, title: str, scripts: tuple[str, ...] = ()
+) -> Template:
+    """The page whose body is in ``name``, inside the layout every page shares.
+
+    What comes back is still a template: the body's own ``$`` fields are filled per request.
+    """
+    layout = Template((templates / "layout.html").read_text("utf-8"))
+    page = layout.substitute(
+        title=escape(title),
+        scripts="".join(f'<script src="{escape(src)}" defer></script>\n' for src in scripts),
+        body=(templates / name).read_text("utf-8"),
     )
+    return Template(page)
 
 
 def redirect(location: str, headers: Headers | None = None) -> Response:
@@ -325,6 +341,17 @@ class Answer:
     timings: dict[str, Any] = field(default_factory=dict)
     saved: bool | None = None  # None until the answer ended
 
+    def provenance(self) -> dict[str, str]:
+        """Where the answer comes from and where it is kept, as the page's events name them."""
+        return {
+            "request_id": self.turn,
+            "node": self.node,
+            "llm": self.llm,
+            "model": self.model,
+            "conversation": self.conversation,
+            "turn": self.turn,
+        }
+
     def add(self, text: str) -> None:
         """A token arrived."""
         if self.first_token is None:
@@ -494,10 +521,10 @@ class WebUI:
             p.name: p for p in self.static_dir.iterdir() if p.is_file() and p.name[0] != "."
         }
         templates = PACKAGE_DIR / "templates"
-        self.index_template = Template((templates / "index.html").read_text("utf-8"))
-        self.login_template = Template((templates / "login.html").read_text("utf-8"))
-        self.unavailable_page = Template(
-            (templates / "unavailable.html").read_text("utf-8")
+        self.index_template = page_template(templates, "index.html", "Ask", ("/static/app.js",))
+        self.login_template = page_template(templates, "login.html", "Log in · Ask")
+        self.unavailable_page = page_template(
+            templates, "unavailable.html", "Unavailable · Ask"
         ).substitute(message=escape(DATABASE_MESSAGE))
         if not settings.require_login:
             try:
@@ -580,19 +607,10 @@ class WebUI:
         path = self.static_files.get(environ["PATH_INFO"].removeprefix("/static/"))
         if path is None:
             raise HTTPError(404, "not_found", "There is no such file.")
-        body = path.read_bytes()
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind.endswith("javascript"):
             kind += "; charset=utf-8"
-        return Response(
-            200,
-            [body],
-            [
-                ("Content-Type", kind),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", "no-cache"),
-            ],
-        )
+        return whole_response(200, path.read_bytes(), kind, cache_control="no-cache")
 
     def login_page(
         self, status: int, message: str, username: str = "", headers: Headers | None = None
@@ -655,21 +673,11 @@ class WebUI:
         states = self.backends.states()
         database = self.database_state()
         ready = [state for state in states if state["status"] == "ready"]
-        if not ready:
-            body = {
-                "status": "unready",
-                "reason": states[0]["reason"],
-                "backends": states,
-                "database": database,
-            }
-            return json_response(503, body)
-        body = {
-            "status": "ready",
-            "ollama_version": ready[0]["ollama_version"],
-            "backends": states,
-            "database": database,
-        }
-        return json_response(200, body)
+        if ready:
+            status, summary = 200, {"status": "ready", "ollama_version": ready[0]["ollama_version"]}
+        else:
+            status, summary = 503, {"status": "unready", "reason": states[0]["reason"]}
+        return json_response(status, {**summary, "backends": states, "database": database})
 
     def database_state(self) -> dict[str, Any]:
         """The database for /readyz: reachable with the schema this app knows, or not."""
@@ -807,12 +815,7 @@ class WebUI:
             answer.llm = backend.name
             meta: dict[str, Any] = {
                 "type": "meta",
-                "request_id": request_id,
-                "node": self.settings.node_name,
-                "llm": backend.name,
-                "model": model,
-                "conversation": conversation,
-                "turn": answer.turn,
+                **answer.provenance(),
                 "upstream_headers_ms": milliseconds(answered - started),
             }
             events = answer_events(stream_chunks(upstream), meta, answer)
@@ -846,12 +849,7 @@ class WebUI:
         ollama = {k: data.get(k) for k in DONE_FIELDS}
         saved = answer.end("done", ollama=ollama)
         result = {
-            "request_id": request_id,
-            "node": self.settings.node_name,
-            "llm": backend.name,
-            "model": model,
-            "conversation": conversation,
-            "turn": answer.turn,
+            **answer.provenance(),
             "question": question.text,
             "answer": "".join(answer.parts),
             "ollama": ollama,

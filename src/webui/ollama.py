@@ -17,16 +17,17 @@ from webui.settings import Settings
 # A conversation as Ollama's /api/chat takes it: {"role": "user" or "assistant", "content": text}.
 Messages = list[dict[str, str]]
 
-# Fields of Ollama's final chunk that the page shows; durations are nanoseconds.
-DONE_FIELDS = (
+# Ollama's counts and durations (nanoseconds) in its final chunk.
+METRICS = (
     "total_duration",
     "load_duration",
     "prompt_eval_count",
     "prompt_eval_duration",
     "eval_count",
     "eval_duration",
-    "done_reason",
 )
+# Fields of Ollama's final chunk that the page shows.
+DONE_FIELDS = (*METRICS, "done_reason")
 
 
 class BackendError(Exception):

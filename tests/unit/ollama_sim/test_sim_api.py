@@ -11,15 +11,10 @@ import httpx
 import pytest
 from sim_harness import RunningSim, ndjson
 
+# The simulator stands in for Ollama in front of the web app, so it owes the app every metric.
+from webui.ollama import METRICS
+
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
-METRICS = (
-    "total_duration",
-    "load_duration",
-    "prompt_eval_count",
-    "prompt_eval_duration",
-    "eval_count",
-    "eval_duration",
-)
 MS = 1_000_000
 
 

@@ -9,6 +9,7 @@ import pytest
 from webui_fakes import DONE, JSON, ask_body, call, chunk, environ_for
 
 from webui.app import read_body
+from webui.ollama import METRICS
 
 
 def test_stream_events_come_in_order(app):
@@ -33,15 +34,7 @@ def test_each_event_is_its_own_chunk(app):
 def test_done_carries_ollama_durations_and_app_timings(app):
     done = call(app, "POST", "/api/ask", ask_body(), JSON).events()[-1]
     assert done["ollama"] == {k: DONE[k] for k in done["ollama"]}
-    assert set(done["ollama"]) == {
-        "total_duration",
-        "load_duration",
-        "prompt_eval_count",
-        "prompt_eval_duration",
-        "eval_count",
-        "eval_duration",
-        "done_reason",
-    }
+    assert set(done["ollama"]) == {*METRICS, "done_reason"}
     assert 0 <= done["app"]["first_token_ms"] <= done["app"]["total_ms"]
 
 
