@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline, paths, real, stats
-from bench.topology import Simulator, Topology, app_ca_path, gateway_ca_path, role_default
+from bench.paths import Load
+from deploykit.state import cache_dir
+from deploykit.topology import Simulator, Topology
 
-DEFAULT_OUT_DIR = Path.home() / ".cache" / "ollama-qa" / "bench"
+DEFAULT_OUT_DIR = cache_dir() / "bench"
 
 
 def _levels(text: str) -> list[int]:
@@ -88,7 +90,7 @@ def run_direct(
 ) -> list[dict[str, Any]]:
     """Run a level on the simulator's machine against the simulator on its loopback."""
     body = {"model": simulator.model, "prompt": _question(args), "stream": True}
-    return paths.direct(topology, simulator.machine, body, level, rounds, args.timeout)
+    return paths.direct(topology, simulator.machine, body, Load(level, rounds, args.timeout))
 
 
 def _as_haproxy_sends(topology: Topology, cookie: str) -> str:
@@ -111,7 +113,7 @@ def run_hops(
     rounds = args.samples_at_1
     model = simulator.model
     direct_body = json.dumps({"model": model, "prompt": _question(args), "stream": True})
-    gateway_port = str(topology.var(simulator.machine, "llm_gateway", "llm_gateway_port"))
+    gateway_port = str(topology.var(simulator.machine, "llm_gateway_port"))
     token = topology.secret("vault_llm_gateway_token")
     basic = base64.b64encode(f"webui:{token}".encode()).decode()
     gateway = paths.on_machine(
@@ -127,14 +129,14 @@ def run_hops(
             "--streams",
             "1",
             "--tls-ca-file",
-            gateway_ca_path(),
+            topology.gateway_ca_path(web),
         ],
         rounds,
         args.timeout,
         headers=f"Authorization: Basic {basic}\n",
         root=True,
     )
-    app_port = str(role_default("webapp", "webapp_port"))
+    app_port = str(topology.var(web, "webapp_port"))
     ask_body = json.dumps({"question": _question(args), "model": model, "stream": True})
     app = paths.on_machine(
         topology,
@@ -151,7 +153,7 @@ def run_hops(
             "--streams",
             "1",
             "--tls-ca-file",
-            app_ca_path(),
+            topology.app_ca_path(web),
         ],
         rounds,
         args.timeout,
@@ -171,7 +173,7 @@ def run_chain(
 ) -> list[dict[str, Any]]:
     """Run a level through HAProxy, Apache, the app and the gateway, from this machine."""
     body = {"question": _question(args), "model": simulator.model, "stream": True}
-    return paths.chain(topology, cookie, body, level, rounds, args.timeout)
+    return paths.chain(topology, cookie, body, Load(level, rounds, args.timeout))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from html.parser import HTMLParser
 from typing import Any
 
 from bench.stats import NS_PER_MS, percentile
-from bench.streams import ChunkedDecoder, split_head
-from bench.topology import SiteClient, Topology
+from deploykit.client import AssetLinks, SiteClient
+from deploykit.probes.stream_client import ChunkedDecoder, split_head
+from deploykit.topology import Topology
 
 
 async def _read_one(reader: asyncio.StreamReader) -> int:
@@ -97,22 +97,6 @@ def requests_per_second(
 ) -> dict[str, Any]:
     """GET /healthz over ``connections`` keep-alive TLS connections, at most ``count`` requests."""
     return asyncio.run(_requests_per_second(topology, count, connections, seconds))
-
-
-class AssetLinks(HTMLParser):
-    """Collects the same-origin assets a browser fetches to render the page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        url = values.get("src") if tag in ("script", "img") else None
-        if tag == "link" and values.get("rel") in ("stylesheet", "icon", "preload", "manifest"):
-            url = values.get("href")
-        if url and url.startswith("/") and not url.startswith("//") and url not in self.paths:
-            self.paths.append(url)
 
 
 def page_weight(client: SiteClient) -> dict[str, Any]:

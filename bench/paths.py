@@ -1,12 +1,12 @@
 """The two ways the benchmark's streams reach a model.
 
-Direct path: the same client (bench/streams.py, standard library only) runs ON the LLM machine and
-talks to Ollama (or the simulator) on its loopback, as Ollama's own clients would. An SSH tunnel
-would put ssh's encryption and its channel buffering into the baseline, making the chain look
-cheaper than it is and merging reads that the model server wrote apart. Running on the LLM machine
-keeps the baseline to "model server + loopback + this client"; the clock is the same (containers
-share the kernel) and the CPUs are the same, so subtracting direct from chain leaves what HAProxy,
-Apache + mod_wsgi, the app and the gateway add.
+Direct path: the same client (deploykit/probes/stream_client.py, standard library only) runs ON the
+LLM machine and talks to Ollama (or the simulator) on its loopback, as Ollama's own clients would.
+An SSH tunnel would put ssh's encryption and its channel buffering into the baseline, making the
+chain look cheaper than it is and merging reads that the model server wrote apart. Running on the
+LLM machine keeps the baseline to "model server + loopback + this client"; the clock is the same
+(containers share the kernel) and the CPUs are the same, so subtracting direct from chain leaves
+what HAProxy, Apache + mod_wsgi, the app and the gateway add.
 
 Full chain: HTTPS to HAProxy by name (SNI, verified against the ACME root), logged in as the
 deployment's initial user, POST /api/ask with stream true.
@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench import streams
-from bench.topology import Machine, Topology
+from deploykit.probes import stream_client as streams
+from deploykit.topology import Machine, Topology
+
+
+@dataclass(frozen=True)
+class Load:
+    """``level`` streams at once, ``rounds`` times one after another, each within ``timeout``."""
+
+    level: int
+    rounds: int
+    timeout: float
 
 
 def on_machine(
@@ -37,40 +45,30 @@ def on_machine(
     argv = [*argv, "--sequential", str(rounds), "--timeout", str(timeout)]
     if headers:
         argv.append("--stdin-headers")
-    source = Path(streams.__file__).read_text()
     out = topology.python(
-        machine, source, *argv, root=root, stdin=headers, timeout=timeout * rounds + 60
+        machine, "stream_client", *argv, root=root, stdin=headers, timeout=timeout * rounds + 60
     )
     return json.loads(out)
 
 
 def direct(
-    topology: Topology,
-    machine: Machine,
-    body: dict[str, Any],
-    level: int,
-    rounds: int,
-    timeout: float,
+    topology: Topology, machine: Machine, body: dict[str, Any], load: Load
 ) -> list[dict[str, Any]]:
-    """``level`` streams at once, ``rounds`` times, to Ollama's /api/generate on its loopback."""
-    port = str(topology.var(machine, "ollama", "ollama_port"))
+    """The load's streams to Ollama's /api/generate on the machine's loopback."""
+    port = str(topology.var(machine, "ollama_port"))
     argv = ["--host", "127.0.0.1", "--port", port, "--body", json.dumps(body)]
-    results = on_machine(topology, machine, [*argv, "--streams", str(level)], rounds, timeout)
+    argv += ["--streams", str(load.level)]
+    results = on_machine(topology, machine, argv, load.rounds, load.timeout)
     for result in results:
         result["llm"] = machine.name
     return results
 
 
 def chain(
-    topology: Topology,
-    cookie: str,
-    body: dict[str, Any],
-    level: int,
-    rounds: int,
-    timeout: float,
+    topology: Topology, cookie: str, body: dict[str, Any], load: Load
 ) -> list[dict[str, Any]]:
-    """``level`` streams at once, ``rounds`` times, through HAProxy, Apache, the app and the
-    gateway, from this machine; ``body`` is /api/ask's."""
+    """The load's streams through HAProxy, Apache, the app and the gateway, from this machine;
+    ``body`` is /api/ask's."""
     target = streams.Target(
         host=topology.lb.ansible_host,
         port=443,
@@ -82,7 +80,7 @@ def chain(
         ca_file=topology.ca_file,
     )
     results: list[dict[str, Any]] = []
-    for _ in range(rounds):
-        batch = asyncio.run(streams.run_streams(target, level, timeout))
+    for _ in range(load.rounds):
+        batch = asyncio.run(streams.run_streams(target, load.level, load.timeout))
         results += [asdict(r) for r in batch]
     return results

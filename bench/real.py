@@ -18,17 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import paths, stats
-from bench.topology import Machine, Topology
+from bench.paths import Load
+from deploykit.topology import Machine, Topology, pick_model
 
 DEFAULT_QUESTION = "Why is the sky blue? Answer in two sentences."
 # Only warms the chain's connections to each machine's gateway, so it asks for a short answer.
 WARM_UP_QUESTION = "Say hello in one word."
-
-
-def pick_model(listing: dict[str, Any], simulated: tuple[str, ...]) -> str | None:
-    """The site's default model unless it is simulated, else the first model that is not."""
-    names = [m["name"] for m in listing.get("models", [])]
-    return next((n for n in (listing.get("default"), *names) if n and n not in simulated), None)
 
 
 def serving(topology: Topology, model: str) -> list[Machine]:
@@ -53,25 +48,20 @@ def spread(level: int, machines: list[Machine], first: int) -> list[tuple[Machin
 
 
 def run_direct(
-    topology: Topology,
-    machines: list[Machine],
-    body: dict[str, Any],
-    level: int,
-    rounds: int,
-    timeout: float,
+    topology: Topology, machines: list[Machine], body: dict[str, Any], load: Load
 ) -> list[dict[str, Any]]:
-    """``level`` streams at once over the machines' loopbacks, ``rounds`` times.
+    """The load's streams over the machines' loopbacks.
 
     Each machine runs its share with the stream client on its own loopback; the machines start
     together (one SSH session each, in parallel), so their streams overlap as the chain's do; the
     peak column shows how far they did.
     """
     results: list[dict[str, Any]] = []
-    for round_number in range(rounds):
-        shares = spread(level, machines, round_number * level)
+    for round_number in range(load.rounds):
+        shares = spread(load.level, machines, round_number * load.level)
         with ThreadPoolExecutor(len(shares)) as pool:
             runs = [
-                pool.submit(paths.direct, topology, machine, body, count, 1, timeout)
+                pool.submit(paths.direct, topology, machine, body, Load(count, 1, load.timeout))
                 for machine, count in shares
             ]
             for run in runs:
@@ -114,9 +104,9 @@ def measure(
     # there are machines so that the app sends one to each.
     for machine in machines:
         warm = {**body, "options": {"num_predict": 1}}
-        paths.direct(topology, machine, warm, 1, 1, timeout)
+        paths.direct(topology, machine, warm, Load(1, 1, timeout))
     warm_ask = {**ask, "question": WARM_UP_QUESTION}
-    paths.chain(topology, cookie, warm_ask, len(machines), 1, timeout)
+    paths.chain(topology, cookie, warm_ask, Load(len(machines), 1, timeout))
     summaries = []
     for level in levels:
         # About `samples` streams per level: one after another at level 1, in rounds above it.
@@ -124,9 +114,9 @@ def measure(
         for path in ("direct", "chain"):
             load_before = os.getloadavg()[0]
             if path == "direct":
-                results = run_direct(topology, machines, body, level, rounds, timeout)
+                results = run_direct(topology, machines, body, Load(level, rounds, timeout))
             else:
-                results = paths.chain(topology, cookie, ask, level, rounds, timeout)
+                results = paths.chain(topology, cookie, ask, Load(level, rounds, timeout))
                 for result in results:
                     result["llm"] = names.get(result["llm"], result["llm"])
             summary = stats.real_summary(path, level, results)

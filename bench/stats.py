@@ -1,7 +1,7 @@
 """Summaries of stream results, the verdict against the issue's targets, and the real model's rows.
 
-Pure functions over the dictionaries that :mod:`bench.streams` produces, so that results from
-an LLM machine (JSON over SSH) and from here are treated alike.
+Pure functions over the dictionaries that :mod:`deploykit.probes.stream_client` produces, so
+that results from an LLM machine (JSON over SSH) and from here are treated alike.
 """
 
 from __future__ import annotations
@@ -151,22 +151,57 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def level_table(summaries: list[dict[str, Any]]) -> str:
-    """Both paths, level by level, in milliseconds."""
-    head = (
-        f"{'path':<7}{'level':>6}{'ok':>9}{'ttft50':>9}{'ttft99':>9}{'delay50':>9}"
-        f"{'delay99':>9}{'gap50':>8}{'merged':>8}{'peak':>6}  served by"
-    )
+# The columns of the per-level tables, by title: width and the summary's key. All are
+# milliseconds or rates shown with two decimals, but merged reads, a count.
+_COLUMNS = {
+    "ttft50": (9, "ttft_p50_ms"),
+    "ttft99": (9, "ttft_p99_ms"),
+    "delay50": (9, "delay_p50_ms"),
+    "delay99": (9, "delay_p99_ms"),
+    "gap50": (8, "gap_p50_ms"),
+    "merged": (8, "merged_reads"),
+    "tok/s50": (9, "rate_p50"),
+    "tok/s min": (11, "rate_min"),
+    "ollama": (8, "ollama_rate_p50"),
+    "tokens50": (10, "tokens_p50"),
+    "total50": (10, "total_p50_ms"),
+}
+_COUNTS = {"merged_reads"}
+
+
+def _titles(titles: list[str]) -> str:
+    return "".join(f"{title:>{_COLUMNS[title][0]}}" for title in titles)
+
+
+def _cells(summary: dict[str, Any], titles: list[str]) -> str:
+    cells = []
+    for title in titles:
+        width, key = _COLUMNS[title]
+        value = str(summary[key]) if key in _COUNTS else fmt(summary[key])
+        cells.append(f"{value:>{width}}")
+    return "".join(cells)
+
+
+def _by_level(summaries: list[dict[str, Any]], titles: list[str], machines: str) -> str:
+    """One row per path and level: path, level and ok, the ``titles`` columns, the peak, and
+    the machines that served (``machines`` is the summary's key, its title with spaces)."""
+    head = f"{'path':<7}{'level':>6}{'ok':>9}{_titles(titles)}{'peak':>6}"
+    head += f"  {machines.replace('_', ' ')}"
     lines = [head, "-" * len(head)]
     for s in summaries:
-        served = ", ".join(f"{k}={v}" for k, v in sorted(s["served_by"].items())) or "-"
+        served = ", ".join(f"{k}={v}" for k, v in sorted(s[machines].items())) or "-"
         lines.append(
             f"{s['path']:<7}{s['level']:>6}{s['ok']:>5}/{s['streams']:<3}"
-            f"{fmt(s['ttft_p50_ms']):>9}{fmt(s['ttft_p99_ms']):>9}{fmt(s['delay_p50_ms']):>9}"
-            f"{fmt(s['delay_p99_ms']):>9}{fmt(s['gap_p50_ms']):>8}{s['merged_reads']:>8}"
-            f"{s['peak_concurrency']:>6}  {served}"
+            + _cells(s, titles)
+            + f"{s['peak_concurrency']:>6}  {served}"
         )
     return "\n".join(lines)
+
+
+def level_table(summaries: list[dict[str, Any]]) -> str:
+    """Both paths, level by level, in milliseconds."""
+    titles = ["ttft50", "ttft99", "delay50", "delay99", "gap50", "merged"]
+    return _by_level(summaries, titles, "served_by")
 
 
 def verdict_table(rows: list[Verdict]) -> str:
@@ -206,14 +241,11 @@ def added_table(rows: list[dict[str, Any]]) -> str:
 def hop_table(summaries: list[dict[str, Any]]) -> str:
     """Single streams entering the chain at successive hops; each row adds one more layer."""
     width = max(len(s["path"]) for s in summaries)
-    head = (
-        f"{'entry point':<{width}}{'ok':>8}{'ttft50':>9}{'ttft99':>9}{'delay50':>9}{'delay99':>9}"
-    )
+    titles = ["ttft50", "ttft99", "delay50", "delay99"]
+    head = f"{'entry point':<{width}}{'ok':>8}{_titles(titles)}"
     lines = [head, "-" * len(head)]
     lines += [
-        f"{s['path']:<{width}}{s['ok']:>4}/{s['streams']:<3}{fmt(s['ttft_p50_ms']):>9}"
-        f"{fmt(s['ttft_p99_ms']):>9}{fmt(s['delay_p50_ms']):>9}{fmt(s['delay_p99_ms']):>9}"
-        for s in summaries
+        f"{s['path']:<{width}}{s['ok']:>4}/{s['streams']:<3}{_cells(s, titles)}" for s in summaries
     ]
     return "\n".join(lines)
 
@@ -296,21 +328,8 @@ def real_overhead(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def real_table(summaries: list[dict[str, Any]]) -> str:
     """The real model on both paths, level by level: TTFT in ms, speeds in tokens per second."""
-    head = (
-        f"{'path':<7}{'level':>6}{'ok':>9}{'ttft50':>9}{'ttft99':>9}{'tok/s50':>9}{'tok/s min':>11}"
-        f"{'ollama':>8}{'tokens50':>10}{'total50':>10}{'delay50':>9}{'peak':>6}  answered by"
-    )
-    lines = [head, "-" * len(head)]
-    for s in summaries:
-        answered = ", ".join(f"{k}={v}" for k, v in sorted(s["answered_by"].items())) or "-"
-        lines.append(
-            f"{s['path']:<7}{s['level']:>6}{s['ok']:>5}/{s['streams']:<3}"
-            f"{fmt(s['ttft_p50_ms']):>9}{fmt(s['ttft_p99_ms']):>9}{fmt(s['rate_p50']):>9}"
-            f"{fmt(s['rate_min']):>11}{fmt(s['ollama_rate_p50']):>8}{fmt(s['tokens_p50']):>10}"
-            f"{fmt(s['total_p50_ms']):>10}{fmt(s['delay_p50_ms']):>9}{s['peak_concurrency']:>6}"
-            f"  {answered}"
-        )
-    return "\n".join(lines)
+    titles = ["ttft50", "ttft99", "tok/s50", "tok/s min", "ollama", "tokens50", "total50"]
+    return _by_level(summaries, [*titles, "delay50"], "answered_by")
 
 
 def _pct(value: float | None) -> str:

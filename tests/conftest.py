@@ -6,63 +6,13 @@ against a deployment (resilience, security) share the ``topology`` fixture at th
 """
 
 import os
-import re
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ADDRESS = re.compile(rb"http://127\.0\.0\.1:(\d+)")
-STARTUP_SECONDS = 20
-
-
-@dataclass
-class Served:
-    """A server process we started, its base URL and its log file."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def stop(self) -> None:
-        """End this process (and only this one): SIGTERM, then SIGKILL if it hangs."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def start_server(
-    command: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path | None = None
-) -> Served:
-    """Run ``python -m <command> --host 127.0.0.1 --port 0`` and wait until it logs its URL."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *command, "--host", "127.0.0.1", "--port", "0"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            cwd=cwd,
-        )
-    served = Served(process, "", log)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        found = ADDRESS.search(log.read_bytes())
-        if found:
-            served.url = f"http://127.0.0.1:{found.group(1).decode()}"
-            return served
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    served.stop()
-    raise RuntimeError(f"{' '.join(command)} did not start:\n{log.read_text(errors='replace')}")
+from deploykit import process
+from deploykit.process import Served
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +22,7 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
     def run(name: str, command: Sequence[str], env: Mapping[str, str] | None = None) -> Served:
         log = tmp_path_factory.mktemp(name) / f"{name}.log"
-        served = start_server(command, env or {}, log)
+        served = process.launch([sys.executable, "-m", *command], env or {}, log)
         started.append(served)
         return served
 
@@ -127,9 +77,10 @@ def chromium_options() -> dict:
 def topology():
     """The deployment under test: OLLAMA_QA_INVENTORY's, or the local topology.
 
-    bench/ is put on sys.path by the conftest of the suites that use it.
+    Imported here: the kit's topology needs PyYAML and Ansible, which only the environments
+    that test a deployment install.
     """
-    from bench.topology import Topology, TopologyError
+    from deploykit.topology import Topology, TopologyError
 
     try:
         return Topology.load()

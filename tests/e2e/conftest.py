@@ -2,13 +2,12 @@
 
 The target is OLLAMA_QA_URL, or else the load balancer of the inventory in OLLAMA_QA_INVENTORY.
 The browser trusts the ACME CA in OLLAMA_QA_CA_FILE (the local Pebble's root) through its own
-certificate store; TLS errors are never ignored. Credentials: OLLAMA_QA_USERNAME/PASSWORD.
+certificate store; TLS errors are never ignored. Credentials: OLLAMA_QA_PASSWORD, and
+OLLAMA_QA_USERNAME unless the inventory gives the first user's name.
 """
 
-import json
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,9 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-# bench/ sits at the repository root, outside the installed src/ packages; the tests that reach
-# machines over SSH use its topology helpers (SSH as Ansible does it, tunnels) rather than a copy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from deploykit import inventory, variables
+from deploykit.topology import Topology, pick_model
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,18 @@ class Site:
     inventory: str | None
 
 
-def _inventory(path: str) -> dict:
-    out = subprocess.run(
-        ["ansible-inventory", "-i", path, "--list"], check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out)
-
-
 def _require(name: str) -> str:
     value = os.environ.get(name, "")
     if not value:
         raise pytest.UsageError(f"{name} must be set for the end-to-end tests")
     return value
+
+
+def _first_user(inventory_file: str | None, web_hosts: list[str]) -> str:
+    """The deployment's first user (webapp_admin_username), where an inventory names it."""
+    if not inventory_file:
+        return _require("OLLAMA_QA_USERNAME")
+    return variables.resolve(Path(inventory_file)).get(web_hosts[0], "webapp_admin_username")
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +53,9 @@ def site() -> Site:
     url = os.environ.get("OLLAMA_QA_URL", "")
     address, web_hosts = None, []
     if inventory_file:
-        data = _inventory(inventory_file)
-        hostvars = data["_meta"]["hostvars"]
-        lb = hostvars[data["lb"]["hosts"][0]]
-        web_hosts = list(data["web"]["hosts"])
+        loaded = inventory.load(Path(inventory_file))
+        lb = loaded.hostvars(loaded.hosts("lb")[0])
+        web_hosts = loaded.hosts("web")
         if not url:
             url = f"https://{lb['public_hostname']}/"
             address = lb["ansible_host"]
@@ -69,7 +66,7 @@ def site() -> Site:
         hostname=urlsplit(url).hostname or "",
         address=address,
         ca_file=os.environ.get("OLLAMA_QA_CA_FILE") or None,
-        username=_require("OLLAMA_QA_USERNAME"),
+        username=os.environ.get("OLLAMA_QA_USERNAME") or _first_user(inventory_file, web_hosts),
         password=_require("OLLAMA_QA_PASSWORD"),
         web_hosts=web_hosts,
         inventory=inventory_file,
@@ -155,21 +152,17 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def deployment(site: Site):
+def deployment(site: Site) -> Topology | None:
     """The deployment's machines over SSH, when an inventory names them; None for a bare URL."""
     if not site.inventory:
         return None
-    from bench.topology import Topology
-
-    return Topology.load()
+    return Topology.load(Path(site.inventory))
 
 
 @pytest.fixture
 def real_model(logged_in: Page, deployment) -> str:
     """The model a test of real answers asks: the page's default, unless the deployment's
     simulator serves it; then the first model no simulator serves."""
-    from bench.real import pick_model
-
     # Asked by the page itself: the browser resolves the site's name as the tests tell it to.
     listing = logged_in.evaluate("async () => (await fetch('/api/models')).json()")
     assert "models" in listing, f"/api/models: {listing}"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bench.topology import SiteClient, Topology
+from deploykit.client import SiteClient
+from deploykit.topology import Topology
 
 # Logins through HAProxy until every web machine has served one, at most this many per machine.
 LOGINS_PER_MACHINE = 10
@@ -40,7 +41,7 @@ def _login(client: SiteClient, name: str, password: str) -> httpx.Response:
         "POST",
         "/login",
         data={"username": name, "password": password},
-        headers={"Origin": client.topology.origin},
+        headers={"Origin": client.origin},
     )
 
 
@@ -105,7 +106,7 @@ def test_logout_ends_the_session_on_every_machine(on_each_machine, sessions):
     """A session logged out through another machine than its own is refused everywhere at once."""
     ending, other = on_each_machine[0], on_each_machine[-1]
     response = other.request(
-        "POST", "/logout", headers={"Cookie": sessions[0], "Origin": other.topology.origin}
+        "POST", "/logout", headers={"Cookie": sessions[0], "Origin": other.origin}
     )
     assert response.status_code == 303
     statuses = _session_statuses(on_each_machine, sessions[:1])

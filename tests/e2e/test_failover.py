@@ -2,44 +2,42 @@
 
 import json
 import re
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import testinfra
-import yaml
-from conftest import Site, _inventory
 from playwright.sync_api import Page, expect
 
+from deploykit.topology import Machine, Topology
+from deploykit.wait import until
+
 RECOVERY_SECONDS = 120
-WEBAPP_DEFAULTS = (
-    Path(__file__).resolve().parents[2] / "infrastructure/ansible/roles/webapp/defaults/main.yml"
-)
 
 
-def _healthy(machine, container: str) -> bool:
-    state = machine.run(f"docker inspect --format '{{{{json .State}}}}' {container}")
-    return state.rc == 0 and json.loads(state.stdout).get("Health", {}).get("Status") == "healthy"
+def _healthy(deployment: Topology, machine: Machine, container: str) -> bool:
+    command = f"docker inspect --format '{{{{json .State}}}}' {container}"
+    state = deployment.run(machine, command, check=False)
+    health = json.loads(state.stdout).get("Health", {}) if state.returncode == 0 else {}
+    return health.get("Status") == "healthy"
 
 
 @pytest.fixture
-def one_web_machine_down(site: Site) -> Iterator[str]:
+def one_web_machine_down(deployment: Topology | None) -> Iterator[str]:
     """Stops the app container on the first web machine, and brings it back afterwards."""
-    if not site.inventory:
+    if deployment is None:
         pytest.skip("needs OLLAMA_QA_INVENTORY to stop a web machine's app over SSH")
-    web = _inventory(site.inventory)["web"]["hosts"][0]
-    machine = testinfra.get_host(f"ansible://{web}?ansible_inventory={site.inventory}", sudo=True)
-    container = yaml.safe_load(WEBAPP_DEFAULTS.read_text())["webapp_container_name"]
-    machine.check_output(f"docker stop {container}")
+    web = deployment.web[0]
+    container = deployment.var(web, "webapp_container_name")
+    deployment.run(web, f"docker stop {container}")
     try:
-        yield web
+        yield web.name
     finally:
-        machine.check_output(f"docker start {container}")
-        deadline = time.monotonic() + RECOVERY_SECONDS
-        while not _healthy(machine, container):
-            assert time.monotonic() < deadline, f"{web}'s app did not become healthy again"
-            time.sleep(1)
+        deployment.run(web, f"docker start {container}")
+        until(
+            lambda: _healthy(deployment, web, container),
+            RECOVERY_SECONDS,
+            f"{web.name}'s app did not become healthy again",
+            interval=1,
+        )
 
 
 def test_page_answers_with_one_web_machine_down(logged_in: Page, one_web_machine_down: str):

@@ -8,7 +8,6 @@ GPU machine.
 """
 
 import shlex
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,7 +15,8 @@ import pytest
 from conftest import Site
 from playwright.sync_api import Browser, expect
 
-from bench.topology import Topology, role_default
+from deploykit.topology import Topology
+from deploykit.wait import until
 
 MISCONFIGURED_PORT = 18090
 LIFETIME_SECONDS = 300  # the process ends by itself even if teardown never runs
@@ -24,15 +24,13 @@ PID_FILE = "/run/webui/wrong-gateway-token.pid"  # the container's own writable 
 
 
 def _wait_until_answers(url: str, deadline_seconds: float) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {deadline_seconds} s")
+    until(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        deadline_seconds,
+        f"{url} did not answer within {deadline_seconds} s",
+        interval=0.5,
+        ignore=(httpx.TransportError,),
+    )
 
 
 @pytest.fixture
@@ -41,7 +39,7 @@ def misconfigured_app(site: Site, request: pytest.FixtureRequest) -> Iterator[st
         pytest.skip("needs OLLAMA_QA_INVENTORY to reach a web machine over SSH")
     topology: Topology = request.getfixturevalue("topology")
     web = topology.web[0]
-    container = role_default("webapp", "webapp_container_name")
+    container = topology.var(web, "webapp_container_name")
     serve = (
         f"echo $$ > {PID_FILE}; exec timeout {LIFETIME_SECONDS} python "
         f"-m webui serve --host 127.0.0.1 --port {MISCONFIGURED_PORT}"

@@ -1,101 +1,67 @@
 """testinfra checks of a deployed topology, local or cloud.
 
-The deployment is named by its Ansible inventory (OLLAMA_QA_INVENTORY), the same file the
-playbook ran with. Expected values come from the deployment's own sources: the inventory's
-variables first, then the playbook's group_vars and the roles' defaults, never a second copy.
+The deployment is named by its Ansible inventory (OLLAMA_QA_INVENTORY, else the local
+topology's), the same file the playbook ran with. Expected values are the roles' variables as
+Ansible resolves them with that inventory and the site's group_vars (deploykit.variables),
+never a second copy.
 """
 
-import functools
-import json
 import os
-import re
-import subprocess
-from pathlib import Path
+import shlex
 from typing import Any
 
 import pytest
-import yaml
 
-ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "ansible"
-
-
-def inventory_path() -> str:
-    path = os.environ.get("OLLAMA_QA_INVENTORY", "")
-    if not path or not Path(path).is_file():
-        raise pytest.UsageError(
-            "OLLAMA_QA_INVENTORY must name the inventory of the deployment to check "
-            f"(got {path!r}); `make up` writes the local one to "
-            "~/.cache/ollama-qa/local-topology/inventory.yml"
-        )
-    return path
+from deploykit.inventory import Inventory, inventory_from_env, load
+from deploykit.ssh import probe_argv
+from deploykit.state import ANSIBLE_DIR
+from deploykit.variables import resolve
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    inventory_path()
+    try:
+        inventory_from_env()
+    except FileNotFoundError as missing:
+        raise pytest.UsageError(str(missing)) from None
     # Checks read root-only files (keys, secrets); Ansible's user escalates as it does in a play.
     os.environ.setdefault("ANSIBLE_BECOME", "true")
     os.environ.setdefault("ANSIBLE_CONFIG", str(ANSIBLE_DIR / "ansible.cfg"))
 
 
-@functools.cache
-def inventory() -> dict[str, Any]:
-    """The inventory as Ansible sees it, with every host's variables."""
-    out = subprocess.run(
-        ["ansible-inventory", "-i", inventory_path(), "--list"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
-
-
-def group_hosts(group: str) -> list[str]:
-    data = inventory()
-    return list(data.get(group, {}).get("hosts", []))
+def inventory() -> Inventory:
+    """The deployment's inventory as Ansible sees it."""
+    return load(inventory_from_env())
 
 
 def hosts(*groups: str) -> list[str]:
     """testinfra host specs for the hosts of these groups (for module-level testinfra_hosts)."""
-    spec = f"?ansible_inventory={inventory_path()}"
-    names = [name for group in groups for name in group_hosts(group)]
-    return [f"ansible://{name}{spec}" for name in names]
+    return [machine(name) for name in inventory().hosts(*groups)]
 
 
-@functools.cache
-def _yaml(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
+def machine(name: str) -> str:
+    """The testinfra host spec of one machine, reached as the playbook reaches it."""
+    return f"ansible://{name}?ansible_inventory={inventory().path}"
 
 
-def role_default(role: str, name: str) -> Any:
-    return _yaml(ANSIBLE_DIR / "roles" / role / "defaults" / "main.yml")[name]
+def var(hostname: str, name: str) -> Any:
+    """A variable as the play saw it on this machine, resolved by Ansible."""
+    return resolve(inventory().path).get(hostname, name)
 
 
-def role_internal(role: str, name: str) -> Any:
-    """A role's fixed value from its vars/main.yml (paths inside the machine, names)."""
-    return _yaml(ANSIBLE_DIR / "roles" / role / "vars" / "main.yml")[name]
+def probe(host, name: str, *args: str) -> str:
+    """The output of one of deploykit's probes run on the machine."""
+    return host.check_output(shlex.join(probe_argv(name, *args)))
 
 
-def host_var(hostname: str, name: str, role: str | None = None) -> Any:
-    """A variable as the play saw it: inventory first, then literal group_vars, then defaults."""
-    hostvars = inventory()["_meta"]["hostvars"][hostname]
-    if name in hostvars:
-        return hostvars[name]
-    for group in ("all", *(g for g in ("lb", "web", "llm", "db") if hostname in group_hosts(g))):
-        group_file = ANSIBLE_DIR / "group_vars" / f"{group}.yml"
-        value = _yaml(group_file).get(name) if group_file.is_file() else None
-        reference = re.fullmatch(r"\{\{\s*(\w+)\s*\}\}", str(value))
-        if reference:
-            return host_var(hostname, reference.group(1), role)
-        if value is not None and "{{" not in str(value):
-            return value
-    if role is None:
-        raise KeyError(name)
-    return role_default(role, name)
+def running_and_enabled(host, unit: str) -> tuple[bool, bool]:
+    """Whether a systemd unit runs now, and whether it starts at boot."""
+    service = host.service(unit)
+    return service.is_running, service.is_enabled
 
 
 def address(hostname: str) -> str:
     """The address other machines reach this one on."""
-    return inventory()["_meta"]["hostvars"][hostname]["private_address"]
+    return var(hostname, "private_address")
 
 
 @pytest.fixture

@@ -5,18 +5,20 @@ import os
 import socket
 import ssl
 
-from conftest import group_hosts, inventory
+from conftest import inventory, var
 
 MIN_VALIDITY = datetime.timedelta(days=14)
 
 
 def _served_certificate() -> dict:
-    hostvars = inventory()["_meta"]["hostvars"][group_hosts("lb")[0]]
-    name = hostvars["public_hostname"]
+    lb = inventory().hosts("lb")[0]
+    name = var(lb, "public_hostname")
     # Local deployments trust the local ACME server's root; cloud ones the system's store.
     context = ssl.create_default_context(cafile=os.environ.get("OLLAMA_QA_CA_FILE") or None)
     with (
-        socket.create_connection((hostvars["ansible_host"], 443), timeout=10) as raw,
+        socket.create_connection(
+            (inventory().hostvars(lb)["ansible_host"], var(lb, "haproxy_https_port")), timeout=10
+        ) as raw,
         context.wrap_socket(raw, server_hostname=name) as tls,
     ):
         return tls.getpeercert()

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import host_var, hosts
+from conftest import hosts, running_and_enabled, var
 
 testinfra_hosts = hosts("lb", "web", "llm", "db")
 
@@ -28,9 +28,7 @@ def test_sshd_effective_option(host, option, expected):
 @pytest.mark.parametrize("service", ["ssh", "nftables", "unattended-upgrades"])
 def test_service_running_and_enabled(host, service):
     """The machine's base services run now and start at boot."""
-    unit = host.service(service)
-    assert unit.is_running
-    assert unit.is_enabled
+    assert running_and_enabled(host, service) == (True, True)
 
 
 def test_firewall_input_policy_is_drop(host):
@@ -42,7 +40,7 @@ def test_firewall_input_policy_is_drop(host):
 
 def test_deploy_user_has_no_password(host, hostname):
     """The deploy user exists, is not root, and cannot log in with a password."""
-    name = host_var(hostname, "base_deploy_user", role="base")
+    name = var(hostname, "base_deploy_user")
     user = host.user(name)
     assert user.exists
     assert user.uid != 0

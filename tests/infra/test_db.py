@@ -6,16 +6,14 @@ import shlex
 
 import pytest
 import testinfra
-from conftest import address, group_hosts, host_var, hosts, inventory_path, role_internal
+from conftest import address, hosts, inventory, machine, running_and_enabled, var
 
 testinfra_hosts = hosts("db")
 
-DB = group_hosts("db")[0]
-WEBS = group_hosts("web")
+DB = inventory().hosts("db")[0]
+WEBS = inventory().hosts("web")
 # The cluster's own unit: postgresql.service only starts it and stays "active" when it fails.
-CLUSTER_UNIT = role_internal("postgresql", "__postgresql_service").replace(
-    "{{ __postgresql_version }}", str(role_internal("postgresql", "__postgresql_version"))
-)
+CLUSTER_UNIT = var(DB, "__postgresql_service")
 
 # Runs in the app's container on a web machine with its own settings (URL and password), connects
 # with the given sslmode and prints, as JSON, why the server refused it, or what it says of the
@@ -53,8 +51,8 @@ with connection:
 """
 
 
-def _setting(name: str, role: str = "postgresql"):
-    return host_var(DB, name, role=role)
+def _setting(name: str):
+    return var(DB, name)
 
 
 def _sql(host, query: str, database: str = "postgres") -> list[list[str]]:
@@ -67,18 +65,15 @@ def _sql(host, query: str, database: str = "postgres") -> list[list[str]]:
 
 def _from_app(web: str, sslmode: str, action: str = "session") -> dict:
     """APP_PROBE's answer, run in the app's container on a web machine."""
-    machine = testinfra.get_host(f"ansible://{web}?ansible_inventory={inventory_path()}")
-    container = host_var(web, "webapp_container_name", role="webapp")
+    container = var(web, "webapp_container_name")
     argv = ("docker", "exec", container, "python", "-c", APP_PROBE, sslmode, action)
-    return json.loads(machine.check_output(shlex.join(argv)))
+    return json.loads(testinfra.get_host(machine(web)).check_output(shlex.join(argv)))
 
 
 @pytest.mark.parametrize("unit", [CLUSTER_UNIT, "postgresql-backup.timer"])
 def test_unit_running_and_enabled(host, unit):
     """PostgreSQL serves and the backup timer is armed, now and after a reboot."""
-    service = host.service(unit)
-    assert service.is_running
-    assert service.is_enabled
+    assert running_and_enabled(host, unit) == (True, True)
 
 
 def test_listens_on_the_private_address_only(host):

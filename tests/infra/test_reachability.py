@@ -2,41 +2,34 @@
 
 import pytest
 import testinfra
-from conftest import address, group_hosts, host_var, inventory_path
+from conftest import address, inventory, machine, var
 
-LB, WEBS, LLM = group_hosts("lb"), group_hosts("web"), group_hosts("llm")
-DB = group_hosts("db")
+LB, WEBS, LLM, DB = (inventory().hosts(group) for group in ("lb", "web", "llm", "db"))
 
 
-def _paths() -> list[tuple[str, str, str, str, bool]]:
-    """(source, target, port variable, role, expected reachable) for every pair that matters."""
+def _paths() -> list[tuple[str, str, str, bool]]:
+    """(source, target, port variable, expected reachable) for every pair that matters."""
     paths = []
     for web in WEBS:
         paths += [
-            (src, web, "webapp_port", "webapp", src in LB)
-            for src in LB + LLM + WEBS + DB
-            if src != web
+            (src, web, "webapp_port", src in LB) for src in LB + LLM + WEBS + DB if src != web
         ]
     for llm in LLM:
-        paths += [
-            (src, llm, "llm_gateway_port", "llm_gateway", src in WEBS) for src in LB + WEBS + DB
-        ]
-        paths += [(src, llm, "ollama_port", "ollama", False) for src in LB + WEBS]
+        paths += [(src, llm, "llm_gateway_port", src in WEBS) for src in LB + WEBS + DB]
+        paths += [(src, llm, "ollama_port", False) for src in LB + WEBS]
     for db in DB:
-        paths += [
-            (src, db, "postgresql_port", "postgresql", src in WEBS) for src in LB + LLM + WEBS
-        ]
+        paths += [(src, db, "postgresql_port", src in WEBS) for src in LB + LLM + WEBS]
     return paths
 
 
 @pytest.mark.parametrize(
-    ("source", "target", "port_var", "role", "reachable"),
+    ("source", "target", "port_var", "reachable"),
     _paths(),
     ids=lambda value: str(value),
 )
-def test_port_reachability(source, target, port_var, role, reachable):
+def test_port_reachability(source, target, port_var, reachable):
     """A TCP connection succeeds only where the topology needs it to."""
-    port = host_var(target, port_var, role=role)
-    origin = testinfra.get_host(f"ansible://{source}?ansible_inventory={inventory_path()}")
+    port = var(target, port_var)
+    origin = testinfra.get_host(machine(source))
     attempt = origin.run(f"timeout 3 bash -c '</dev/tcp/{address(target)}/{port}'")
     assert (attempt.rc == 0) is reachable, attempt.stderr

@@ -6,7 +6,6 @@ A module of its own (not conftest.py) so that test modules can import it by a un
 import asyncio
 import contextlib
 import json
-import shlex
 import subprocess
 import threading
 import time
@@ -16,176 +15,88 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bench import streams
-from bench.topology import Machine, SiteClient, Topology, app_ca_path, role_default
+from deploykit import ssh
+from deploykit.client import SiteClient
+from deploykit.haproxy import RUNNING, RuntimeAPI
+from deploykit.probes import stream_client as streams
+from deploykit.topology import Machine, Topology
+from deploykit.wait import until
 
 T = TypeVar("T")
 
 # A question the simulator answers at once, for tests about what happens around answers.
 SHORT_ANSWER = "[[sim:tokens=3]] [[sim:tps=100]]"
 
-# Reads HAProxy's runtime API on the load balancer, for the servers on the web app's PORT.
-# "states" prints {server address: op state} (0 stopped, 1 starting, 2 running, 3 stopping);
-# "sessions" prints how many requests those servers are handling now (in flight through HAProxy);
-# "watch" prints "ready", then the wall-clock time at which the server at ADDRESS is first seen
-# stopped, polling every 50 ms for at most LIMIT seconds ("timeout" then).
-HAPROXY_PROBE = r"""
-import json, socket, sys, time
-path, port, mode, address = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-limit = float(sys.argv[5])
-def ask(command):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(path)
-        s.sendall(command)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return data
-def states():
-    data = ask(b"show servers state\n")
-    header, out = None, {}
-    for line in data.decode().splitlines():
-        if line.startswith("# be_id"):
-            header = line[2:].split()
-        elif header and line[:1].isdigit():
-            row = dict(zip(header, line.split()))
-            if row["srv_port"] == port:
-                out[row["srv_addr"]] = int(row["srv_op_state"])
-    return out
-if mode == "states":
-    print(json.dumps(states()))
-    sys.exit(0)
-if mode == "sessions":
-    rows = ask(b"show stat\n").decode().splitlines()
-    header = rows[0].lstrip("# ").split(",")
-    stats = [dict(zip(header, row.split(","))) for row in rows[1:] if row]
-    print(sum(int(r["scur"]) for r in stats if r.get("addr", "").endswith(":" + port)))
-    sys.exit(0)
-print("ready", flush=True)
-deadline = time.time() + limit
-while time.time() < deadline:
-    if states().get(address) == 0:
-        print(time.time(), flush=True)
-        sys.exit(0)
-    time.sleep(0.05)
-print("timeout", flush=True)
-"""
-
-# Prints "ready", then the wall-clock time at which 127.0.0.1:PORT first refuses a connection,
-# trying every 20 ms for at most LIMIT seconds ("timeout" then).
-PORT_CLOSED_PROBE = r"""
-import socket, sys, time
-port, limit = int(sys.argv[1]), float(sys.argv[2])
-print("ready", flush=True)
-deadline = time.time() + limit
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        print(time.time(), flush=True)
-        sys.exit(0)
-    time.sleep(0.02)
-print("timeout", flush=True)
-"""
-
-SIM_STATS_PROBE = r"""
-import sys, urllib.request
-url = f"http://127.0.0.1:{sys.argv[1]}/sim/stats"
-print(urllib.request.urlopen(url, timeout=10).read().decode())
-"""
-
-# The app's port speaks TLS; its certificate is checked against the machine's CA (CA_FILE).
-APP_PROBE = r"""
-import ssl, sys, urllib.error, urllib.request
-port, path, ca_file = sys.argv[1:4]
-context = ssl.create_default_context(cafile=ca_file)
-try:
-    url = f"https://127.0.0.1:{port}{path}"
-    with urllib.request.urlopen(url, timeout=10, context=context) as response:
-        print(response.status)
-except urllib.error.HTTPError as error:
-    print(error.code)
-except OSError:
-    print(0)
-"""
-
 
 def wait_for(what: str, probe: Callable[[], T], ok: Callable[[T], bool], seconds: float) -> T:
     """Poll ``probe`` until ``ok`` holds, at most ``seconds``; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = probe()
-        if ok(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {seconds} s (last: {value!r})")
-        time.sleep(0.25)
+    seen: list[T] = []
+
+    def reached() -> tuple[T] | None:
+        seen[:] = [probe()]
+        return (seen[0],) if ok(seen[0]) else None
+
+    try:
+        return until(reached, seconds, what)[0]
+    except TimeoutError:
+        raise AssertionError(
+            f"{what}: not reached within {seconds} s (last: {seen[0]!r})"
+        ) from None
+
+
+def haproxy(topology: Topology) -> RuntimeAPI:
+    """HAProxy's runtime API on the load balancer, through the haproxy_api probe as root."""
+
+    def run_probe(*args: str) -> str:
+        return topology.python(topology.lb, "haproxy_api", *args, root=True)
+
+    return RuntimeAPI(run_probe, topology.var(topology.lb, "haproxy_admin_socket"))
+
+
+def _backend_port(topology: Topology) -> int:
+    return int(topology.var(topology.lb, "haproxy_backend_port"))
 
 
 def haproxy_states(topology: Topology) -> dict[str, int]:
     """Operational state of every HAProxy server, by address (2 means up)."""
-    args = (*_haproxy_probe_args(), "states", "-", "0")
-    return json.loads(topology.python(topology.lb, HAPROXY_PROBE, *args, root=True))
+    return haproxy(topology).server_states(_backend_port(topology))
 
 
 def haproxy_sessions(topology: Topology) -> int:
     """Requests HAProxy is forwarding to the web machines right now."""
-    args = (*_haproxy_probe_args(), "sessions", "-", "0")
-    return int(topology.python(topology.lb, HAPROXY_PROBE, *args, root=True))
-
-
-def _haproxy_probe_args() -> tuple[str, str]:
-    return (
-        role_default("haproxy", "haproxy_admin_socket"),
-        str(role_default("haproxy", "haproxy_backend_port")),
-    )
-
-
-def start_watch(topology: Topology, machine: Machine, *args: str) -> subprocess.Popen[str]:
-    """Start a probe on a machine that prints "ready", then one line when it sees its event.
-
-    Returns once the probe runs, so that an event caused next is seen from its start.
-    """
-    remote = "sudo -n python3 -c " + " ".join(shlex.quote(a) for a in args)
-    process = subprocess.Popen(
-        [*topology.ssh_argv(machine), remote], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().strip()
-    if first != "ready":
-        process.kill()
-        raise AssertionError(f"the watch on {machine.name} did not start: {first!r}")
-    return process
+    return haproxy(topology).sessions(_backend_port(topology))
 
 
 def start_down_watch(topology: Topology, address: str, seconds: float) -> subprocess.Popen[str]:
     """Watch HAProxy mark the server at ``address`` down; prints the time it first sees it."""
-    args = (HAPROXY_PROBE, *_haproxy_probe_args(), "watch", address, str(seconds))
-    return start_watch(topology, topology.lb, *args)
+    args = haproxy(topology).watch_arguments(_backend_port(topology), address, seconds)
+    return ssh.watch(topology.lb, "haproxy_api", *args)
 
 
 def start_port_watch(topology: Topology, machine: Machine, seconds: float) -> subprocess.Popen[str]:
     """Watch the app's port on a web machine close; prints the time it first refuses."""
-    port = str(role_default("webapp", "webapp_port"))
-    return start_watch(topology, machine, PORT_CLOSED_PROBE, port, str(seconds))
+    port = str(topology.var(machine, "webapp_port"))
+    return ssh.watch(machine, "port_watch", port, "closed", str(seconds))
 
 
 def all_web_up(topology: Topology) -> bool:
     states = haproxy_states(topology)
-    return all(states.get(m.private_address) == 2 for m in topology.web)
+    return all(states.get(m.private_address) == RUNNING for m in topology.web)
 
 
 def sim_stats(topology: Topology) -> dict[str, Any]:
     """The simulator's own counters, read on its LLM machine (it listens on loopback only)."""
     machine = topology.require_simulator().machine
-    port = str(topology.var(machine, "ollama", "ollama_port"))
-    return json.loads(topology.python(machine, SIM_STATS_PROBE, port))
+    url = f"http://127.0.0.1:{topology.var(machine, 'ollama_port')}/sim/stats"
+    return json.loads(topology.python(machine, "http_json", url, "", "10").partition("\n")[2])
 
 
 def app_status(topology: Topology, machine: Machine, path: str) -> int:
     """HTTP status of the app on one web machine, asked on that machine's loopback."""
-    port = str(role_default("webapp", "webapp_port"))
-    return int(topology.python(machine, APP_PROBE, port, path, app_ca_path(), root=True).strip())
+    url = f"https://127.0.0.1:{topology.var(machine, 'webapp_port')}{path}"
+    ca_file = topology.app_ca_path(machine)
+    out = topology.python(machine, "https_fetch", "GET", url, "", "{}", ca_file, root=True)
+    return json.loads(out)["status"]
 
 
 def chain_target(topology: Topology, site: SiteClient, question: str, model: str) -> streams.Target:
@@ -265,9 +176,7 @@ def ask(site: SiteClient, model: str | None, question: str, conversation: str | 
     if model:
         body["model"] = model
     try:
-        response = site.request(
-            "POST", "/api/ask", json=body, headers={"Origin": site.topology.origin}
-        )
+        response = site.request("POST", "/api/ask", json=body, headers={"Origin": site.origin})
     except httpx.HTTPError as error:
         return Asked(question, started, time.time(), 0, type(error).__name__)
     asked = Asked(question, started, time.time(), response.status_code)

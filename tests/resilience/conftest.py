@@ -2,28 +2,19 @@
 
 Each test that stops something restores it in a ``finally`` and checks it is back, so a failing
 test leaves the topology as it found it. Streams are driven with the benchmark's own client
-(bench/streams.py), which timestamps every read; remote state is read over SSH as Ansible does.
+(deploykit/probes/stream_client.py), which timestamps every read; remote state is read over SSH
+as Ansible does.
 """
 
 import os
 import shlex
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# bench/ sits at the repository root, outside the installed src/ packages; the topology helpers
-# (inventory, SSH as Ansible does it, HTTPS by name) and the stream client are defined there once.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.topology import (
-    LOCAL_STATE_DIR,
-    REPO_ROOT,
-    Simulator,
-    SiteClient,
-    Topology,
-    TopologyError,
-)
+from deploykit.client import SiteClient
+from deploykit.state import local_inventory
+from deploykit.topology import Simulator, Topology, TopologyError
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +40,15 @@ def sim(topology: Topology) -> Simulator:
 def converge(topology: Topology) -> list[str]:
     """The command that runs site.yml on the deployment under test; arguments go after it.
 
-    The local topology has scripts/converge.sh; for another inventory, OLLAMA_QA_CONVERGE is the
-    operator's own command (inventory, vars and vault included).
+    The local topology has the lifecycle's converge (run from the repository root, as tox and
+    make do); for another inventory, OLLAMA_QA_CONVERGE is the operator's own command
+    (inventory, vars and vault included).
     """
     command = os.environ.get("OLLAMA_QA_CONVERGE")
     if command:
         return shlex.split(command)
-    if topology.inventory_file.resolve() == (LOCAL_STATE_DIR / "inventory.yml").resolve():
-        return [str(REPO_ROOT / "scripts" / "converge.sh")]
+    if topology.inventory_file.resolve() == local_inventory().resolve():
+        return ["python3", "-m", "lifecycle", "converge"]
     pytest.fail(
         f"set OLLAMA_QA_CONVERGE to the command that runs site.yml on {topology.inventory_file} "
         "(for example: ansible-playbook -i inventory.yml -e @vars.yml site.yml)"

@@ -10,7 +10,7 @@ import time
 
 from chain_support import app_status, chain_target, wait_for
 
-from bench import streams
+from deploykit.probes import stream_client as streams
 
 SERVICE = "ollama"  # the unit the ollama role installs, for a release and the simulator alike
 ERROR_WITHIN_S = 1.0

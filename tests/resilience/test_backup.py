@@ -15,7 +15,7 @@ import shlex
 from argon2 import PasswordHasher
 from chain_support import ask, stored_turns
 
-from bench.topology import Topology, role_default
+from deploykit.topology import Topology
 
 BACKUP_SERVICE = "postgresql-backup.service"
 RESTORE = "/usr/local/sbin/postgresql-restore"
@@ -25,7 +25,7 @@ STAMP = "%Y%m%dT%H%M%SZ"
 
 def _newest_dump(topology: Topology) -> str:
     """The newest dump in the backup directory: their names sort by the time they were taken."""
-    pattern = f"{role_default('postgresql', 'postgresql_backup_dir')}/*.dump"
+    pattern = f"{topology.var(topology.db, 'postgresql_backup_dir')}/*.dump"
     listing = topology.run(topology.db, f"ls -1 {pattern}").stdout.split()
     return sorted(listing)[-1]
 

@@ -12,7 +12,7 @@ import time
 
 from chain_support import chain_target, sim_stats, wait_for
 
-from bench import streams
+from deploykit.probes import stream_client as streams
 
 LIMIT_NS = 1_000_000_000
 

@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from bench.topology import role_default
-
 LOOP_LIMIT_S = 120
 
 
@@ -36,7 +34,7 @@ def _get_healthz(topology, context: ssl.SSLContext) -> tuple[int, str]:
 def _renew_command(topology) -> str:
     # The role names the lineage after the first domain, which group_vars make the public name.
     name = topology.hostvars[topology.lb.name].get("certbot_cert_name", topology.hostname)
-    bundle = role_default("certbot", "certbot_acme_ca_bundle_path")
+    bundle = topology.var(topology.lb, "certbot_acme_ca_bundle_path")
     # certbot's ACME connection trusts the ACME server's CA only when the role installed one
     # (Pebble locally); --no-random-sleep-on-renew: renew is not a timer run here.
     return (

@@ -24,10 +24,8 @@ from chain_support import (
     wait_for,
 )
 
-from bench.topology import Machine, Topology, postgresql_unit, role_default
+from deploykit.topology import Machine, Topology
 
-CONTAINER = role_default("webapp", "webapp_container_name")
-POSTGRESQL = postgresql_unit()
 # Traffic during the restart: bounded in askers, questions each, and time.
 ASKERS = 4
 QUESTIONS_PER_ASKER = 300
@@ -61,7 +59,7 @@ def test_database_restart_loses_and_duplicates_no_turn(topology: Topology, site,
             asker.start()
         wait_for("answers before the restart", lambda: len(log), lambda n: n >= 2 * ASKERS, 30)
         restart_began = time.time()
-        topology.run(topology.db, f"systemctl restart {POSTGRESQL}", timeout=120)
+        topology.run(topology.db, f"systemctl restart {topology.postgresql_unit()}", timeout=120)
         restarted = time.time()
         wait_for(
             "a question answered and saved after the restart",
@@ -113,7 +111,7 @@ def test_database_down_refuses_questions_and_recovers(topology: Topology, site, 
         RECOVERY_S,
     )
     conversation = before.conversation
-    topology.run(topology.db, f"systemctl stop {POSTGRESQL}", timeout=120)
+    topology.run(topology.db, f"systemctl stop {topology.postgresql_unit()}", timeout=120)
     try:
         refused = [
             ask(site, sim.model, f"{SHORT_ANSWER} while down {n}", conversation if n % 2 else None)
@@ -121,7 +119,7 @@ def test_database_down_refuses_questions_and_recovers(topology: Topology, site, 
         ]
         listing = site.request("GET", "/api/conversations")
     finally:
-        topology.run(topology.db, f"systemctl start {POSTGRESQL}", timeout=120)
+        topology.run(topology.db, f"systemctl start {topology.postgresql_unit()}", timeout=120)
         started = time.time()
     after = wait_for(
         "a question answered and saved once PostgreSQL is back",
@@ -142,6 +140,10 @@ def test_database_down_refuses_questions_and_recovers(topology: Topology, site, 
 
 def _machine(topology: Topology, name: str) -> Machine:
     return next(m for m in topology.web if m.name == name)
+
+
+def _container(topology: Topology, machine: Machine) -> str:
+    return topology.var(machine, "webapp_container_name")
 
 
 def test_web_machine_dying_mid_answer_keeps_the_earlier_turns(topology, site, sim) -> None:
@@ -170,7 +172,7 @@ def test_web_machine_dying_mid_answer_keeps_the_earlier_turns(topology, site, si
             meta = json.loads(next(lines))
             assert json.loads(next(lines))["type"] == "token", "the answer did not start"
             victim = _machine(topology, meta["node"])
-            topology.run(victim, f"docker stop {CONTAINER}", timeout=60)
+            topology.run(victim, f"docker stop {_container(topology, victim)}", timeout=60)
             with contextlib.suppress(httpx.HTTPError):
                 ended = [json.loads(line)["type"] for line in lines]
                 assert "done" not in ended, "the answer completed on a stopped machine"
@@ -184,7 +186,7 @@ def test_web_machine_dying_mid_answer_keeps_the_earlier_turns(topology, site, si
         turns = stored_turns(site, conversation)
     finally:
         if victim is not None:
-            topology.run(victim, f"docker start {CONTAINER}", timeout=60)
+            topology.run(victim, f"docker start {_container(topology, victim)}", timeout=60)
             wait_for("every web machine back up in HAProxy", lambda: all_web_up(topology), bool, 90)
 
     assert (after.status, after.saved) == (200, True), after

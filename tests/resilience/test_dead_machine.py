@@ -20,15 +20,14 @@ from chain_support import (
     wait_for,
 )
 
-from bench.topology import role_default
+from deploykit.topology import Topology
 
 DETECTION_TARGET_S = 3.0
-CONTAINER = role_default("webapp", "webapp_container_name")
 
 
-def _health_settings() -> str:
+def _health_settings(topology: Topology) -> str:
     names = ("interval", "fall", "rise")
-    return ", ".join(f"{n} {role_default('haproxy', f'haproxy_health_check_{n}')}" for n in names)
+    return ", ".join(f"{n} {topology.var(topology.lb, f'haproxy_health_check_{n}')}" for n in names)
 
 
 def _load(site, model: str, stop: threading.Event, log: list[tuple[float, float, str]]) -> None:
@@ -44,7 +43,7 @@ def _load(site, model: str, stop: threading.Event, log: list[tuple[float, float,
                 response = site.request(
                     "POST",
                     "/api/ask",
-                    headers={"Origin": site.topology.origin},
+                    headers={"Origin": site.origin},
                     json={
                         "question": "[[sim:tokens=2]] [[sim:tps=100]] alive?",
                         "model": model,
@@ -75,7 +74,9 @@ def test_dead_web_machine(topology, site, sim) -> None:
             worker.start()
         time.sleep(2)  # the streams are under way, the load runs on both machines
         stopped_at = time.time()
-        topology.run(victim, f"docker stop {CONTAINER}", timeout=60)
+        topology.run(
+            victim, f"docker stop {topology.var(victim, 'webapp_container_name')}", timeout=60
+        )
         # From here the app is gone: a request started later is a new request to a dead machine.
         dead_at = time.time()
         line = watcher.communicate(timeout=40)[0].strip()
@@ -91,7 +92,9 @@ def test_dead_web_machine(topology, site, sim) -> None:
         for process in (watcher, port_watch):
             if process.poll() is None:
                 process.kill()
-        topology.run(victim, f"docker start {CONTAINER}", timeout=60)
+        topology.run(
+            victim, f"docker start {topology.var(victim, 'webapp_container_name')}", timeout=60
+        )
         wait_for("every web machine back up in HAProxy", lambda: all_web_up(topology), bool, 90)
 
     assert line != "timeout", f"HAProxy never marked {victim.name} down within 30 s"
@@ -117,5 +120,5 @@ def test_dead_web_machine(topology, site, sim) -> None:
     assert all(r.ok for r in elsewhere), [r.error for r in elsewhere if not r.ok]
     assert detection <= DETECTION_TARGET_S, (
         f"HAProxy marked {victim.name} down {detection:.2f} s after its port closed (docker stop "
-        f"took {dead_at - stopped_at:.2f} s); health checks: {_health_settings()}"
+        f"took {dead_at - stopped_at:.2f} s); health checks: {_health_settings(topology)}"
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from chain_support import wait_for
 
-from bench.topology import Machine, Topology
+from deploykit.topology import Machine, Topology
 
 QUESTIONS = 8
 RECOVERY_SECONDS = 90

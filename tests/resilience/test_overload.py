@@ -18,7 +18,7 @@ PROBES = 5
 @pytest.mark.timeout(600)
 def test_overload_refuses_fast_and_recovers(topology, site, sim) -> None:
     """At capacity, extra questions get 503/429 within 1 s; after the load, answers again."""
-    capacity = int(topology.var(sim.machine, "ollama", "ollama_max_queue"))
+    capacity = int(topology.var(sim.machine, "ollama_max_queue"))
     # Held questions stall before their first token: they occupy every layer but cost no CPU,
     # for long enough to probe once they are all in, and short enough to drain quickly.
     hold = chain_target(

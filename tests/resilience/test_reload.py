@@ -18,7 +18,7 @@ from chain_support import (
     wait_for,
 )
 
-from bench import streams
+from deploykit.probes import stream_client as streams
 
 STREAMS = 50
 
@@ -58,7 +58,7 @@ def test_gateway_reloads_cut_no_stream(topology, site, sim) -> None:
     """50 streams at the model across back-to-back gateway reloads all end with their final line,
     and a question asked after the reloads is answered while the old child still streams."""
     gateway = sim.machine
-    reloads = int(topology.var(gateway, "llm_gateway", "llm_gateway_reload_generations"))
+    reloads = int(topology.var(gateway, "llm_gateway_reload_generations"))
     before = _children(topology, gateway, "apache2")
     idle = sim_stats(topology)["active"]
     background = BackgroundStreams(

@@ -17,7 +17,7 @@ from datetime import datetime
 import pytest
 from chain_support import chain_target, check_complete
 
-from bench import streams
+from deploykit.probes import stream_client as streams
 
 ASKERS = 8
 TOKENS = 30
@@ -29,7 +29,7 @@ CONVERGE_SECONDS = 900
 
 def _started_ns(topology, machine) -> int:
     """When the app's container on a machine last started, in ns of the shared wall clock."""
-    name = topology.var(machine, "webapp", "webapp_container_name")
+    name = topology.var(machine, "webapp_container_name")
     stamp = topology.run(machine, f"docker inspect --format '{{{{.State.StartedAt}}}}' {name}")
     # RFC 3339 with nanoseconds; datetime takes microseconds.
     seconds, _, fraction = stamp.stdout.strip().removesuffix("Z").partition(".")
@@ -56,7 +56,7 @@ def test_rolling_replacement_cuts_no_answer(topology, site, sim, converge) -> No
     """Every question asked while two converges replace each web machine's container gets its
     whole answer, and each machine answers again afterwards."""
     target = chain_target(topology, site, QUESTION, sim.model)
-    pids_limit = int(topology.var(topology.web[0], "webapp", "webapp_pids_limit"))
+    pids_limit = int(topology.var(topology.web[0], "webapp_pids_limit"))
     changes = [
         ["-e", f"webapp_pids_limit={pids_limit + 1}", "-e", "webapp_restart=true"],
         ["-e", f"webapp_pids_limit={pids_limit}"],

@@ -11,43 +11,6 @@ import json
 
 import pytest
 
-from bench.topology import gateway_ca_path
-
-PROBE = r"""
-import base64, http.client, json, ssl, sys
-address, port, ca_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-token = sys.stdin.read().strip()
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-cases = {
-    "right-token": basic("webui", token),
-    "right-bearer": "Bearer " + token,
-    "none": None,
-    "wrong-password": basic("webui", token[::-1]),
-    "empty-password": basic("webui", ""),
-    "wrong-user": basic("nobody", token),
-    "empty-basic": "Basic ",
-    "not-base64": "Basic !!!not-base64!!!",
-    "no-colon": "Basic " + base64.b64encode(token.encode()).decode(),
-    "bearer-wrong": "Bearer " + token[::-1],
-    "bearer-empty": "Bearer ",
-    "bearer-two-words": f"Bearer {token} {token}",
-    "bearer-lower-case-wrong": "bearer " + token[::-1],
-    "long": basic("webui", "x" * 5000),  # within Apache's 8 KiB header limit (beyond: 400)
-    "bearer-long": "Bearer " + "x" * 5000,
-}
-context = ssl.create_default_context(cafile=ca_file)
-out = {}
-for name, value in cases.items():
-    connection = http.client.HTTPSConnection(address, port, context=context, timeout=15)
-    headers = {"Authorization": value} if value is not None else {}
-    connection.request("GET", "/api/tags", headers=headers)
-    response = connection.getresponse()
-    out[name] = [response.status, response.getheader("Content-Type", ""), response.read().decode()]
-    connection.close()
-print(json.dumps(out))
-"""
-
 BAD_CASES = [
     "none",
     "wrong-password",
@@ -70,13 +33,13 @@ def answers(topology) -> dict[str, list]:
     """Every case's answer from every LLM machine's gateway, by case; each a list per machine."""
     by_case: dict[str, list] = {}
     for machine in topology.llm:
-        port = str(topology.var(machine, "llm_gateway", "llm_gateway_port"))
+        port = str(topology.var(machine, "llm_gateway_port"))
         out = topology.python(
             topology.web[0],
-            PROBE,
+            "gateway_auth",
             machine.private_address,
             port,
-            gateway_ca_path(),
+            topology.gateway_ca_path(topology.web[0]),
             root=True,
             stdin=topology.secret("vault_llm_gateway_token"),
         )

@@ -18,11 +18,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.baseline import AssetLinks
-from bench.topology import role_default
+from deploykit.client import AssetLinks
 from webui.app import SECURITY_HEADERS
-
-HSTS_MAX_AGE = int(role_default("haproxy", "haproxy_hsts_max_age"))
 
 
 def _headers(raw: bytes) -> dict[str, str]:
@@ -39,7 +36,7 @@ def _first_static_asset(site) -> str:
 
 def _plain(path: str) -> Callable:
     def call(site, topology) -> tuple[int, dict[str, str]]:
-        port = int(role_default("haproxy", "haproxy_http_port"))
+        port = int(topology.var(topology.lb, "haproxy_http_port"))
         with socket.create_connection((topology.lb.ansible_host, port), timeout=10) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {topology.hostname}\r\n\r\n".encode())
             raw = sock.recv(65536)
@@ -113,14 +110,15 @@ def answers(site, topology) -> dict[str, tuple[int, dict[str, str]]]:
 
 
 @pytest.mark.parametrize("case", list(SAMPLE))
-def test_hsts_on_every_response(answers, case: str) -> None:
+def test_hsts_on_every_response(answers, topology, case: str) -> None:
     """Strict-Transport-Security, with the configured max-age, on every kind of response."""
     status, headers = answers[case]
     assert status, f"{case}: no response"
     hsts = headers.get("strict-transport-security", "")
     match = re.search(r"max-age=(\d+)", hsts)
     assert match, f"{case} (HTTP {status}) has no HSTS header"
-    assert int(match.group(1)) == HSTS_MAX_AGE, f"{case}: {hsts}"
+    max_age = int(topology.var(topology.lb, "haproxy_hsts_max_age"))
+    assert int(match.group(1)) == max_age, f"{case}: {hsts}"
 
 
 def _csp(value: str) -> dict[str, set[str]]:

@@ -29,17 +29,19 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
-from bench.topology import role_default
-
 ALLOWED_MOZILLA_DEVIATIONS = {"ocsp_staple"}
 ALLOWED_TESTSSL_FINDINGS = {"cert_revocation"}
-PORT = int(role_default("haproxy", "haproxy_https_port"))
 
 
 @pytest.fixture(scope="module")
-def sslyze_result(topology):
+def https_port(topology) -> int:
+    return int(topology.var(topology.lb, "haproxy_https_port"))
+
+
+@pytest.fixture(scope="module")
+def sslyze_result(topology, https_port: int):
     location = ServerNetworkLocation(
-        hostname=topology.hostname, port=PORT, ip_address=topology.lb.ansible_host
+        hostname=topology.hostname, port=https_port, ip_address=topology.lb.ansible_host
     )
     # The ACME CA (Pebble's root locally) is added as a trust store, so that path validation
     # means for this deployment what it means for its users; Let's Encrypt needs no addition.
@@ -93,7 +95,7 @@ def test_certificate_chains_to_the_acme_ca(sslyze_result) -> None:
 
 
 @pytest.fixture(scope="module")
-def testssl_findings(topology, tmp_path_factory) -> list[dict]:
+def testssl_findings(topology, https_port: int, tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("testssl") / "findings.json"
     command = [
         "testssl",
@@ -110,7 +112,7 @@ def testssl_findings(topology, tmp_path_factory) -> list[dict]:
     if topology.ca_file:
         command += ["--add-ca", topology.ca_file]
     # /login: the header checks then look at an HTML page rather than a redirect.
-    command.append(f"https://{topology.hostname}:{PORT}/login")
+    command.append(f"https://{topology.hostname}:{https_port}/login")
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     assert out.is_file(), f"testssl.sh wrote no findings: {done.stdout[-2000:]}"
     return json.loads(out.read_text())

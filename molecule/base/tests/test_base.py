@@ -1,16 +1,10 @@
 """The base role: key-only SSH, a deploy user, security updates, time sync."""
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROLE_DEFAULTS = (
-    Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-    / "infrastructure/ansible/roles/base/defaults/main.yml"
-)
+from deploykit.variables import scenario, scenario_host_vars
 
 CLIENT_KEY = "/root/.ssh/id_ed25519"
 SSH = (
@@ -19,15 +13,10 @@ SSH = (
 )
 
 
-def role_defaults() -> dict[str, Any]:
-    """The role's defaults file, also used to parametrize tests at collection time."""
-    return yaml.safe_load(ROLE_DEFAULTS.read_text())
-
-
 @pytest.fixture
 def role_vars(host) -> dict[str, Any]:
-    """The role's defaults overlaid with the inventory, i.e. what the role was run with."""
-    return {**role_defaults(), **host.ansible.get_variables()}
+    """The inventory and the role's variables, i.e. what the role was run with."""
+    return scenario_host_vars(host)
 
 
 def effective_sshd(host) -> dict[str, str]:
@@ -36,7 +25,7 @@ def effective_sshd(host) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in lines if " " in line)
 
 
-@pytest.mark.parametrize("option", sorted(role_defaults()["base_sshd_options"]))
+@pytest.mark.parametrize("option", sorted(scenario().any("base_sshd_options")))
 def test_sshd_effective_option(host, role_vars, option):
     """sshd runs with each hardening option as configured."""
     assert effective_sshd(host)[option.lower()] == role_vars["base_sshd_options"][option]

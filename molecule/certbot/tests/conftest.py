@@ -1,21 +1,14 @@
 """Shared fixtures: the roles' variables as the instance sees them, and TLS helpers."""
 
-import time
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROLES = Path(__file__).resolve().parents[3] / "infrastructure/ansible/roles"
+from deploykit.variables import scenario_host_vars
 
 
 @pytest.fixture(scope="module")
 def role_vars(host) -> dict:
-    """The roles' defaults overlaid with the scenario's inventory: one source of expected values."""
-    merged: dict = {}
-    for role in ("haproxy", "certbot"):
-        merged |= yaml.safe_load((ROLES / role / "defaults/main.yml").read_text())
-    return merged | host.ansible.get_variables()
+    """The scenario's inventory and the roles' variables as Ansible resolved them for it."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +49,3 @@ def served_serial(host, role_vars):
         )
 
     return serial
-
-
-def wait_for(predicate, seconds: float = 20.0) -> bool:
-    """Poll predicate until it is true or the bounded wait ends."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()

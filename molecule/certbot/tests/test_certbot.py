@@ -1,7 +1,8 @@
 """certbot obtains the site certificate from Pebble through HAProxy and renews it live."""
 
 import pytest
-from conftest import wait_for
+
+from deploykit.wait import until
 
 
 # First, so that the checks after it look at what the renewal path installed.
@@ -16,7 +17,7 @@ def test_forced_renewal_served_without_restart(host, role_vars, lineage, served_
     )
     issued = host.check_output("openssl x509 -noout -serial -in %s/cert.pem", lineage)
     assert issued != before
-    assert wait_for(lambda: served_serial() == issued)
+    until(lambda: served_serial() == issued, 20, "HAProxy never served the renewed certificate")
     assert host.check_output("systemctl show --property=MainPID --value haproxy.service") == master
 
 

@@ -3,25 +3,21 @@
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from deploykit.variables import scenario_host_vars
 
 testinfra_hosts = ["instance-docker"]
 
-ROLE_DEFAULTS = (
-    Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-    / "infrastructure/ansible/roles/docker/defaults/main.yml"
-)
 IMAGE = "ollama-qa-mol/busybox:test"
 
 
 @pytest.fixture
 def role_vars(host) -> dict[str, Any]:
-    """The role's defaults overlaid with the inventory, i.e. what the role was run with."""
-    return {**yaml.safe_load(ROLE_DEFAULTS.read_text()), **host.ansible.get_variables()}
+    """The inventory and the role's variables, i.e. what the role was run with."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +31,25 @@ def image(host) -> str:
     return IMAGE
 
 
+def container(host, name: str, command: str, image: str) -> Iterator[str]:
+    """A container made by `docker <command>` from the test image, removed afterwards."""
+    host.run("docker rm -f %s", name)
+    host.check_output(f"docker {command}", name, image)
+    yield name
+    host.run("docker rm -f %s", name)
+
+
 @pytest.fixture
 def created_container(host, image) -> Iterator[str]:
     """A container created (not started) from the test image, removed afterwards."""
-    name = "ollama-qa-mol-logs"
-    host.run("docker rm -f %s", name)
-    host.check_output("docker create --name %s %s /bin/busybox true", name, image)
-    yield name
-    host.run("docker rm -f %s", name)
+    yield from container(host, "ollama-qa-mol-logs", "create --name %s %s /bin/busybox true", image)
 
 
 @pytest.fixture
 def published_container(host, image) -> Iterator[str]:
     """A running container with a published port, removed afterwards."""
-    name = "ollama-qa-mol-proxy"
-    host.run("docker rm -f %s", name)
-    host.check_output("docker run -d --name %s -p 18080:80 %s /bin/busybox sleep 60", name, image)
-    yield name
-    host.run("docker rm -f %s", name)
+    command = "run -d --name %s -p 18080:80 %s /bin/busybox sleep 60"
+    yield from container(host, "ollama-qa-mol-proxy", command, image)
 
 
 @pytest.fixture

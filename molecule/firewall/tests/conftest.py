@@ -1,23 +1,19 @@
 """Fixtures shared by the firewall scenario's tests."""
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROLE_DEFAULTS = (
-    Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-    / "infrastructure/ansible/roles/firewall/defaults/main.yml"
-)
+from deploykit.variables import scenario_host_vars
+
 PEER = "peer-firewall"
 
 
 @pytest.fixture
 def role_vars(host) -> dict[str, Any]:
-    """The role's defaults overlaid with the inventory, i.e. what the role was run with."""
-    return {**yaml.safe_load(ROLE_DEFAULTS.read_text()), **host.ansible.get_variables()}
+    """The inventory and the role's variables, i.e. what the role was run with."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture

@@ -1,66 +1,40 @@
 """Shared fixtures: the role's variables as the instance sees them, and HTTP helpers."""
 
 import json
-import time
-from pathlib import Path
+import shlex
 
 import pytest
-import yaml
 
-ROLES = Path(__file__).resolve().parents[3] / "infrastructure/ansible/roles"
-ROLE_DEFAULTS = ROLES / "haproxy/defaults/main.yml"
+from deploykit.haproxy import RuntimeAPI
+from deploykit.ssh import probe_argv
+from deploykit.variables import scenario_host_vars
+from deploykit.wait import until
 
 
 @pytest.fixture(scope="module")
 def role_vars(host) -> dict:
-    """The roles' defaults overlaid with the scenario's inventory: one source of expected values."""
-    firewall = yaml.safe_load((ROLES / "firewall/defaults/main.yml").read_text())
-    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text())
-    return {**firewall, **defaults, **host.ansible.get_variables()}
+    """The scenario's inventory and the roles' variables as Ansible resolved them for it."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture(scope="module")
-def admin(host, role_vars):
-    """Send one command to HAProxy's runtime API and return its answer."""
-
-    def send(command: str) -> str:
-        script = (
-            "import socket,sys;s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);"
-            "s.sendall(sys.argv[2].encode()+b'\\n');"
-            "print(b''.join(iter(lambda:s.recv(65536),b'')).decode())"
-        )
-        return host.check_output(
-            "python3 -c %s %s %s", script, role_vars["haproxy_admin_socket"], command
-        )
-
-    return send
+def admin(host, role_vars) -> RuntimeAPI:
+    """HAProxy's runtime API on the instance."""
+    return RuntimeAPI(
+        lambda *args: host.check_output(shlex.join(probe_argv("haproxy_api", *args))),
+        role_vars["haproxy_admin_socket"],
+    )
 
 
-def web_servers(admin) -> dict[str, dict[str, str]]:
-    """The servers of backend web as HAProxy's "show stat" reports them, by name."""
-    header, *lines = admin("show stat").splitlines()
-    columns = header.removeprefix("# ").split(",")
-    rows = [dict(zip(columns, line.split(","), strict=False)) for line in lines if line]
-    servers = {
-        row["svname"]: row
-        for row in rows
-        if row["pxname"] == "web" and row["svname"] not in ("FRONTEND", "BACKEND")
-    }
-    for row in servers.values():
-        # HAProxy marks the last check's status with "* " while the next check is running.
-        row["check_status"] = row["check_status"].removeprefix("* ")
-    return servers
-
-
-def wait_for_status(admin, names: set[str], status: str) -> dict[str, dict[str, str]]:
+def wait_for_status(admin: RuntimeAPI, names: set[str], status: str) -> dict[str, dict[str, str]]:
     """Wait until the named web servers all have this status (bounded); return their rows."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        servers = web_servers(admin)
-        if all(servers[name]["status"] == status for name in names):
-            return servers
-        time.sleep(0.5)
-    pytest.fail(f"{sorted(names)} never became {status} in HAProxy's health checks")
+
+    def reached() -> dict[str, dict[str, str]] | None:
+        servers = admin.servers("web")
+        return servers if all(servers[name]["status"] == status for name in names) else None
+
+    message = f"{sorted(names)} never became {status} in HAProxy's health checks"
+    return until(reached, 30, message, interval=0.5)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import ROLE_DEFAULTS, backend_port, wait_for_status, web_servers
+from conftest import backend_port, wait_for_status
 
-DEFAULTS = yaml.safe_load(ROLE_DEFAULTS.read_text())
-PROFILE_CIPHERS = DEFAULTS["haproxy_ssl_ciphers"].split(":")
+from deploykit.variables import scenario
+
+PROFILE_CIPHERS = scenario().any("haproxy_ssl_ciphers").split(":")
 # TLS 1.2 suites OpenSSL offers by default that Mozilla's intermediate profile leaves out.
 # (ECDSA ones: the bootstrap key is ECDSA, so RSA suites would be refused whatever the list.)
 OUTSIDE_CIPHERS = [
@@ -24,10 +24,10 @@ def backends_state(request, admin, role_vars, backends_up):
     """Put every web server in the given state for one test, then back to ready."""
     names = [server["name"] for server in role_vars["haproxy_backend_servers"]]
     for name in names:
-        admin(f"set server web/{name} state {request.param}")
+        admin.set_server_state("web", name, request.param)
     yield request.param
     for name in names:
-        admin(f"set server web/{name} state ready")
+        admin.set_server_state("web", name, "ready")
 
 
 def test_service_running_and_enabled(host):
@@ -77,6 +77,13 @@ def test_own_errors_use_the_app_error_format(curl, role_vars, backends_state):
     assert json.loads(body) == {"error": {"code": code, "message": message}}
 
 
+def handshake(host, role_vars, *options: str) -> bool:
+    """Whether openssl completes a TLS handshake with HAProxy for the public name."""
+    command = "openssl s_client -connect 127.0.0.1:%s -servername %s" + " %s" * len(options)
+    port, name = str(role_vars["haproxy_https_port"]), role_vars["public_hostname"]
+    return host.run(f"{command} </dev/null", port, name, *options).rc == 0
+
+
 @pytest.mark.parametrize(
     ("flag", "accepted"),
     [("-tls1", False), ("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)],
@@ -84,14 +91,7 @@ def test_own_errors_use_the_app_error_format(curl, role_vars, backends_state):
 def test_tls_versions(host, role_vars, flag, accepted):
     """TLS 1.0 and 1.1 are refused by the server, 1.2 and 1.3 accepted."""
     # SECLEVEL=0 lets the client offer old versions, so a refusal can only come from HAProxy.
-    result = host.run(
-        "openssl s_client -connect 127.0.0.1:%s -servername %s %s -cipher DEFAULT:@SECLEVEL=0 "
-        "</dev/null",
-        str(role_vars["haproxy_https_port"]),
-        role_vars["public_hostname"],
-        flag,
-    )
-    assert (result.rc == 0) is accepted
+    assert handshake(host, role_vars, flag, "-cipher", "DEFAULT:@SECLEVEL=0") is accepted
 
 
 @pytest.mark.parametrize(
@@ -100,13 +100,7 @@ def test_tls_versions(host, role_vars, flag, accepted):
 )
 def test_tls12_ciphers(host, role_vars, cipher, accepted):
     """Over TLS 1.2 the profile's suites (for our ECDSA key) are accepted and no others."""
-    result = host.run(
-        "openssl s_client -connect 127.0.0.1:%s -servername %s -tls1_2 -cipher %s </dev/null",
-        str(role_vars["haproxy_https_port"]),
-        role_vars["public_hostname"],
-        cipher,
-    )
-    assert (result.rc == 0) is accepted
+    assert handshake(host, role_vars, "-tls1_2", "-cipher", cipher) is accepted
 
 
 def test_leastconn_avoids_the_busy_backend(host, role_vars, backends_up):
@@ -162,7 +156,7 @@ def test_backend_ca_file_holds_the_configured_ca(host, role_vars):
 
 def test_health_checks_pass_over_verified_tls(admin, role_vars, backends_up):
     """The fakes, which speak only TLS, pass HAProxy's HTTP health checks."""
-    servers = web_servers(admin)
+    servers = admin.servers("web")
     names = [server["name"] for server in role_vars["haproxy_backend_servers"]]
     assert {name: servers[name]["check_status"] for name in names} == dict.fromkeys(names, "L7OK")
 
@@ -175,9 +169,9 @@ def moved_server(request, admin, role_vars, backends_up):
         "untrusted-certificate": role_vars["fake_backend_untrusted_port"],
         "certificate-for-another-name": other["port"],
     }[request.param]
-    admin(f"set server web/{server['name']} addr {server['address']} port {port}")
+    admin.send(f"set server web/{server['name']} addr {server['address']} port {port}")
     yield server["name"]
-    admin(f"set server web/{server['name']} addr {server['address']} port {server['port']}")
+    admin.send(f"set server web/{server['name']} addr {server['address']} port {server['port']}")
     wait_for_status(admin, {server["name"]}, "UP")
 
 

@@ -5,7 +5,9 @@ import shlex
 import time
 
 import pytest
-from conftest import backend_port, wait_for_status, web_servers
+from conftest import backend_port, wait_for_status
+
+from deploykit.wait import until
 
 
 @pytest.fixture
@@ -35,18 +37,18 @@ def busy_server(host, admin, role_vars, backends_up):
             f"nohup curl -sS --resolve {name}:{port}:127.0.0.1 --cacert {ca} "
             f"'https://{name}/slow?seconds={seconds}' > {output} 2>/dev/null &"
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            busy = [n for n, row in web_servers(admin).items() if row["scur"] == "1"]
-            if busy:
-                return busy[0], output
-            time.sleep(0.1)
-        pytest.fail("no web server took the held request within 10 s")
+        busy = until(
+            lambda: [n for n, row in admin.servers("web").items() if row["scur"] == "1"],
+            10,
+            "no web server took the held request within 10 s",
+            interval=0.1,
+        )
+        return busy[0], output
 
     yield hold
     names = {server["name"] for server in role_vars["haproxy_backend_servers"]}
     for server in names:
-        admin(f"set server web/{server} state ready")
+        admin.set_server_state("web", server, "ready")
     wait_for_status(admin, names, "UP")
 
 
@@ -71,13 +73,13 @@ def test_drain_waits_for_the_request_in_flight_and_ready_puts_back(
     assert held["port"] == port[busy]
     assert time.monotonic() - started > 1, "drain returned at once: it did not wait"
 
-    assert web_servers(admin)[busy]["status"] == "DRAIN"
+    assert admin.servers("web")[busy]["status"] == "DRAIN"
     _, _, body = curl("https://{name}/")
     assert backend_port(body) != port[busy]
 
     ready = tool("ready", busy, "--timeout", "30")
     assert ready.rc == 0, ready.stdout + ready.stderr
-    assert web_servers(admin)[busy]["status"] == "UP"
+    assert admin.servers("web")[busy]["status"] == "UP"
 
 
 def test_drain_gives_up_after_its_timeout(tool, busy_server):

@@ -16,95 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import jinja2
 import pytest
-import yaml
 
-ROLES = Path(__file__).resolve().parents[3] / "infrastructure" / "ansible" / "roles"
-
-# Runs on the machine: one HTTPS request verified against the role's CA; prints the status, the
-# response headers as JSON, then every body line with the monotonic second it arrived at.
-_CLIENT = r"""
-import http.client, json, ssl, sys, time
-ca, host, port, method, path, auth, body = sys.argv[1:8]
-ctx = ssl.create_default_context(cafile=ca)
-conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=30)
-# Like the web app's httpx client, ask for compression: the gateway must not buffer to compress.
-headers = {"Accept-Encoding": "gzip, deflate"}
-if auth:
-    headers["Authorization"] = auth
-if body:
-    headers["Content-Type"] = "application/json"
-conn.request(method, path, body=body or None, headers=headers)
-resp = conn.getresponse()
-print(resp.status)
-print(json.dumps(dict(resp.getheaders())))
-while True:
-    line = resp.readline()
-    if not line:
-        break
-    print(json.dumps([time.monotonic(), line.decode(errors="replace")]))
-"""
-
-
-# Runs on the machine: sends the given bytes exactly (malformed requests included), over TLS
-# verified against the role's CA unless told "plain"; prints the status, the headers as JSON and
-# the body. The request must make the server close the connection (Connection: close, or an error).
-_RAW_CLIENT = r"""
-import base64, json, socket, ssl, sys
-ca, host, port, mode, data = sys.argv[1:6]
-sock = socket.create_connection((host, int(port)), timeout=30)
-if mode == "tls":
-    sock = ssl.create_default_context(cafile=ca).wrap_socket(sock, server_hostname=host)
-sock.sendall(base64.b64decode(data))
-received = b""
-while chunk := sock.recv(65536):
-    received += chunk
-head, _, body = received.partition(b"\r\n\r\n")
-status_line, *fields = head.decode("latin-1").split("\r\n")
-print(status_line.split(" ")[1])
-print(json.dumps(dict(field.split(": ", 1) for field in fields)))
-print(body.decode("latin-1"), end="")
-"""
-
-# Runs on the machine for each connection through the tunnel: joins its stdin and stdout to a
-# TCP connection to the given port on the machine's loopback.
-_RELAY = r"""
-import os, socket, sys, threading
-conn = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def upstream():
-    while data := os.read(0, 65536):
-        conn.sendall(data)
-    conn.shutdown(socket.SHUT_WR)
-threading.Thread(target=upstream, daemon=True).start()
-while data := conn.recv(65536):
-    os.write(1, data)
-"""
-
-
-def role_internals(role: str) -> dict[str, Any]:
-    """The role's fixed internal values (vars/main.yml), read rather than restated."""
-    return yaml.safe_load((ROLES / role / "vars" / "main.yml").read_text())
-
-
-def role_variables(host: Any, role: str) -> dict[str, Any]:
-    """Return the role's defaults with inventory overrides, templated like Ansible would.
-
-    Reading defaults/main.yml keeps one place for each fact: the tests never restate a port.
-    """
-    defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()) or {}
-    merged = {**defaults, **host.ansible.get_variables()}
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
-
-    def render(value: Any) -> Any:
-        if isinstance(value, str) and "{{" in value:
-            try:
-                return env.from_string(value).render(merged)
-            except jinja2.TemplateError:
-                return value  # needs Ansible's own filters or facts; no test reads it
-        return value
-
-    return {name: render(value) for name, value in merged.items() if name.startswith(role)}
+from deploykit.ssh import probe_argv
+from deploykit.variables import scenario_host_vars
 
 
 def basic(username: str, password: str) -> str:
@@ -129,7 +44,7 @@ class Gateway:
     def __init__(self, host: Any, variables: dict[str, Any]) -> None:
         self.host = host
         self.port = variables["llm_gateway_port"]
-        self.ca = f"{variables['llm_gateway_tls_dir']}/ca.crt"
+        self.ca = variables["__llm_gateway_ca_cert"]
 
     def request(
         self,
@@ -141,8 +56,7 @@ class Gateway:
     ) -> tuple[int, dict[str, str], list[tuple[float, str]]]:
         """Return status, headers and the body's lines with their arrival times."""
         args = [self.ca, server, str(self.port), method, path, auth, body]
-        command = "python3 -c " + " ".join(shlex.quote(a) for a in [_CLIENT, *args])
-        out = self.host.check_output(command).splitlines()
+        out = self.host.check_output(shlex.join(probe_argv("https_lines", *args))).splitlines()
         lines = [tuple(json.loads(line)) for line in out[2:]]
         return int(out[0]), json.loads(out[1]), lines
 
@@ -157,7 +71,7 @@ class Gateway:
             "tls" if tls else "plain",
             base64.b64encode(data).decode(),
         ]
-        command = "python3 -c " + " ".join(shlex.quote(a) for a in [_RAW_CLIENT, *args])
+        command = shlex.join(probe_argv("raw_request", *args))
         status, headers, *body = self.host.check_output(command).split("\n", 2)
         return int(status), json.loads(headers), "".join(body)
 
@@ -202,7 +116,7 @@ def tunnel(container: str, port: int) -> Iterator[int]:
             client.settimeout(None)
             # The docker CLI from PATH (it comes with the engine); fixed arguments, no shell.
             relay = subprocess.Popen(  # noqa: S603
-                ["docker", "exec", "-i", container, "python3", "-c", _RELAY, str(port)],  # noqa: S607
+                ["docker", "exec", "-i", container, *probe_argv("relay", str(port))],  # noqa: S607
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
@@ -224,27 +138,15 @@ def tunnel(container: str, port: int) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def gateway_vars(host: Any) -> dict[str, Any]:
-    """The llm_gateway role's variables as this scenario applied them."""
-    return role_variables(host, "llm_gateway")
+def role_vars(host: Any) -> dict[str, Any]:
+    """The scenario's inventory and the roles' variables as Ansible resolved them for it."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture(scope="module")
-def ollama_vars(host: Any) -> dict[str, Any]:
-    """The ollama role's variables as this scenario applied them."""
-    return role_variables(host, "ollama")
-
-
-@pytest.fixture(scope="module")
-def gateway(host: Any, gateway_vars: dict[str, Any]) -> Gateway:
+def gateway(host: Any, role_vars: dict[str, Any]) -> Gateway:
     """A client for the gateway."""
-    return Gateway(host, gateway_vars)
-
-
-@pytest.fixture(scope="module")
-def gateway_internals() -> dict[str, Any]:
-    """The llm_gateway role's internal values (vars/main.yml)."""
-    return role_internals("llm_gateway")
+    return Gateway(host, role_vars)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ import ollama
 import pytest
 from conftest import Gateway, basic, bearer, lookup_key
 
+from deploykit.ssh import probe_argv
+
 # Every way of not holding the token, for each scheme; each must end in a 401 and nothing else.
 BAD_CREDENTIALS = [
     pytest.param(lambda t: "", id="missing"),
@@ -36,34 +38,34 @@ BAD_CREDENTIALS = [
 
 @pytest.mark.parametrize("auth", BAD_CREDENTIALS)
 def test_bad_credentials_get_401_with_challenge(
-    gateway: Gateway, gateway_vars: dict[str, Any], token: str, auth: Any
+    gateway: Gateway, role_vars: dict[str, Any], token: str, auth: Any
 ) -> None:
     """Missing, wrong, removed or malformed credentials get 401 and a Basic challenge."""
     status, headers, _ = gateway.request("/api/tags", auth=auth(token))
     assert status == 401
-    assert headers["WWW-Authenticate"] == f'Basic realm="{gateway_vars["llm_gateway_auth_realm"]}"'
+    assert headers["WWW-Authenticate"] == f'Basic realm="{role_vars["llm_gateway_auth_realm"]}"'
 
 
 @pytest.mark.parametrize("auth", BAD_CREDENTIALS)
 def test_bad_credentials_get_ollama_style_json(
-    gateway: Gateway, gateway_internals: dict[str, Any], token: str, auth: Any
+    gateway: Gateway, role_vars: dict[str, Any], token: str, auth: Any
 ) -> None:
     """A refusal's body is Ollama's {"error": ...} JSON, not Apache's HTML page."""
     _, headers, lines = gateway.request("/api/tags", auth=auth(token))
     assert headers["Content-Type"].startswith("application/json")
     body = json.loads("".join(text for _, text in lines))
-    assert body == {"error": gateway_internals["__llm_gateway_error_messages"][401]}
+    assert body == {"error": role_vars["__llm_gateway_error_messages"][401]}
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
 def test_bearer_token_reaches_ollama(
-    gateway: Gateway, ollama_vars: dict[str, Any], token: str, scheme: str
+    gateway: Gateway, role_vars: dict[str, Any], token: str, scheme: str
 ) -> None:
     """The token alone, as a Bearer token (scheme in any case), gets Ollama's /api/tags."""
     status, _, lines = gateway.request("/api/tags", auth=f"{scheme} {token}")
     assert status == 200
     names = {model["name"] for model in json.loads("".join(text for _, text in lines))["models"]}
-    assert names == {m if ":" in m else f"{m}:latest" for m in ollama_vars["ollama_models"]}
+    assert names == {m if ":" in m else f"{m}:latest" for m in role_vars["ollama_models"]}
 
 
 @pytest.fixture(params=["headers", "OLLAMA_API_KEY"])
@@ -84,21 +86,21 @@ def ollama_client(
 
 
 def test_ollama_client_lists_models(
-    ollama_client: ollama.Client, ollama_vars: dict[str, Any]
+    ollama_client: ollama.Client, role_vars: dict[str, Any]
 ) -> None:
     """The official ollama client, with a Bearer token, lists Ollama's models via the gateway."""
     names = {model.model for model in ollama_client.list().models}
-    assert names == {m if ":" in m else f"{m}:latest" for m in ollama_vars["ollama_models"]}
+    assert names == {m if ":" in m else f"{m}:latest" for m in role_vars["ollama_models"]}
 
 
 def test_ollama_client_streams_chat(
-    ollama_client: ollama.Client, ollama_vars: dict[str, Any]
+    ollama_client: ollama.Client, role_vars: dict[str, Any]
 ) -> None:
     """The official ollama client, with a Bearer token, streams a chat answer part by part."""
     tokens = 5
     parts = list(
         ollama_client.chat(
-            model=ollama_vars["ollama_models"][0],
+            model=role_vars["ollama_models"][0],
             messages=[{"role": "user", "content": f"[[sim:tokens={tokens}]] Why is it blue?"}],
             stream=True,
         )
@@ -109,7 +111,7 @@ def test_ollama_client_streams_chat(
 
 
 def test_ollama_client_reports_refusal_as_ollama_error(
-    gateway_url: str, gateway_tls: ssl.SSLContext, gateway_internals: dict[str, Any], token: str
+    gateway_url: str, gateway_tls: ssl.SSLContext, role_vars: dict[str, Any], token: str
 ) -> None:
     """A wrong token reaches the client as a ResponseError with the gateway's own text."""
     client = ollama.Client(
@@ -118,7 +120,7 @@ def test_ollama_client_reports_refusal_as_ollama_error(
     with pytest.raises(ollama.ResponseError) as refused:
         client.list()
     assert refused.value.status_code == 401
-    assert refused.value.error == gateway_internals["__llm_gateway_error_messages"][401]
+    assert refused.value.error == role_vars["__llm_gateway_error_messages"][401]
 
 
 # Requests that Apache itself refuses, before or instead of passing them to Ollama, with the
@@ -171,40 +173,37 @@ APACHE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("request_text", "tls", "status"), APACHE_ERRORS)
-def test_apache_errors_are_ollama_style_json(
-    gateway: Gateway,
-    gateway_internals: dict[str, Any],
-    token: str,
-    request_text: Any,
-    tls: bool,
-    status: int,
-) -> None:
-    """Errors Apache makes itself carry {"error": ...} as JSON, with their own status."""
+@pytest.fixture(params=[pytest.param(case.values, id=case.id) for case in APACHE_ERRORS])
+def apache_error(
+    request: pytest.FixtureRequest, gateway: Gateway, token: str
+) -> tuple[int, dict[str, str], str]:
+    """Apache's answer to one of APACHE_ERRORS, which has the status it is meant to get."""
+    request_text, tls, status = request.param
     got, headers, body = gateway.raw(request_text(token).encode(), tls=tls)
     assert got == status
+    return status, headers, body
+
+
+def test_apache_errors_are_ollama_style_json(
+    apache_error: tuple[int, dict[str, str], str], role_vars: dict[str, Any]
+) -> None:
+    """Errors Apache makes itself carry {"error": ...} as JSON, with their own status."""
+    status, headers, body = apache_error
     assert headers["Content-Type"].startswith("application/json")
-    assert json.loads(body) == {"error": gateway_internals["__llm_gateway_error_messages"][status]}
+    assert json.loads(body) == {"error": role_vars["__llm_gateway_error_messages"][status]}
 
 
-@pytest.mark.parametrize(("request_text", "tls", "status"), APACHE_ERRORS)
 def test_apache_errors_are_marked_as_the_gateways(
-    gateway: Gateway,
-    gateway_internals: dict[str, Any],
-    token: str,
-    request_text: Any,
-    tls: bool,
-    status: int,
+    apache_error: tuple[int, dict[str, str], str], role_vars: dict[str, Any]
 ) -> None:
     """Errors Apache makes itself carry the header that tells them from Ollama's own."""
-    got, headers, _ = gateway.raw(request_text(token).encode(), tls=tls)
-    assert got == status
-    assert headers[gateway_internals["__llm_gateway_error_header"]] == "true"
+    _, headers, _ = apache_error
+    assert headers[role_vars["__llm_gateway_error_header"]] == "true"
 
 
 @pytest.fixture(scope="module")
 def unreachable_answer(
-    host: Any, gateway: Gateway, ollama_vars: dict[str, Any], token: str
+    host: Any, gateway: Gateway, role_vars: dict[str, Any], token: str
 ) -> tuple[int, dict[str, str], str]:
     """The gateway's answer while Ollama's service (the ollama role's unit) is stopped."""
     host.check_output("systemctl stop ollama.service")
@@ -212,43 +211,33 @@ def unreachable_answer(
         status, headers, lines = gateway.request("/api/tags", auth=bearer(token))
     finally:
         host.check_output("systemctl start ollama.service")
-        wait = (
-            "import socket, sys, time\n"
-            "deadline = time.monotonic() + 30\n"
-            "while True:\n"
-            "    try:\n"
-            "        socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1).close()\n"
-            "        break\n"
-            "    except OSError:\n"
-            "        if time.monotonic() > deadline:\n"
-            "            raise\n"
-            "        time.sleep(0.2)\n"
-        )
-        host.check_output(f"python3 -c {shlex.quote(wait)} {ollama_vars['ollama_port']}")
+        # Until Ollama accepts connections again (the probe fails after 30 s).
+        port = str(role_vars["ollama_port"])
+        host.check_output(shlex.join(probe_argv("port_watch", port, "open", "30")))
     return status, headers, "".join(text for _, text in lines)
 
 
 def test_unreachable_ollama_gets_json_503(
-    unreachable_answer: tuple[int, dict[str, str], str], gateway_internals: dict[str, Any]
+    unreachable_answer: tuple[int, dict[str, str], str], role_vars: dict[str, Any]
 ) -> None:
     """With Ollama down, the gateway's own 503 carries {"error": ...} as JSON."""
     status, headers, body = unreachable_answer
     assert status == 503
     assert headers["Content-Type"].startswith("application/json")
-    assert json.loads(body) == {"error": gateway_internals["__llm_gateway_error_messages"][503]}
+    assert json.loads(body) == {"error": role_vars["__llm_gateway_error_messages"][503]}
 
 
 def test_unreachable_ollama_is_marked_as_the_gateways(
-    unreachable_answer: tuple[int, dict[str, str], str], gateway_internals: dict[str, Any]
+    unreachable_answer: tuple[int, dict[str, str], str], role_vars: dict[str, Any]
 ) -> None:
     """The gateway's 503 (no Ollama) is marked, unlike Ollama's own 503 (queue full)."""
     status, headers, _ = unreachable_answer
     assert status == 503
-    assert headers[gateway_internals["__llm_gateway_error_header"]] == "true"
+    assert headers[role_vars["__llm_gateway_error_header"]] == "true"
 
 
 def test_ollama_errors_pass_through_unchanged(
-    gateway: Gateway, gateway_internals: dict[str, Any], ollama_vars: dict[str, Any], token: str
+    gateway: Gateway, role_vars: dict[str, Any], token: str
 ) -> None:
     """An error Ollama answers itself reaches the client as Ollama wrote it, unmarked."""
     body = json.dumps({"model": "no-such-model", "prompt": "q", "stream": False})
@@ -257,7 +246,7 @@ def test_ollama_errors_pass_through_unchanged(
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         f"Connection: close\r\n\r\n{body}"
     ).encode()
-    direct = gateway.raw(request, port=ollama_vars["ollama_port"], tls=False)
+    direct = gateway.raw(request, port=role_vars["ollama_port"], tls=False)
     proxied = gateway.raw(request)
     assert direct[0] == 404
     assert (proxied[0], proxied[1]["Content-Type"], proxied[2]) == (
@@ -265,27 +254,27 @@ def test_ollama_errors_pass_through_unchanged(
         direct[1]["Content-Type"],
         direct[2],
     )
-    assert gateway_internals["__llm_gateway_error_header"] not in proxied[1]
+    assert role_vars["__llm_gateway_error_header"] not in proxied[1]
 
 
 def test_valid_credentials_reach_ollama(
-    gateway: Gateway, ollama_vars: dict[str, Any], token: str
+    gateway: Gateway, role_vars: dict[str, Any], token: str
 ) -> None:
     """The configured user gets Ollama's /api/tags through the gateway."""
     status, _, lines = gateway.request("/api/tags", auth=basic("webui", token))
     assert status == 200
     names = {model["name"] for model in json.loads("".join(text for _, text in lines))["models"]}
-    assert names == {m if ":" in m else f"{m}:latest" for m in ollama_vars["ollama_models"]}
+    assert names == {m if ":" in m else f"{m}:latest" for m in role_vars["ollama_models"]}
 
 
 def test_stream_arrives_chunk_by_chunk(
-    gateway: Gateway, ollama_vars: dict[str, Any], token: str
+    gateway: Gateway, role_vars: dict[str, Any], token: str
 ) -> None:
     """A streamed /api/generate reaches the client as the tokens are produced, not in one block."""
     tokens, tps = 12, 20
     body = json.dumps(
         {
-            "model": ollama_vars["ollama_models"][0],
+            "model": role_vars["ollama_models"][0],
             "prompt": f"[[sim:tokens={tokens}]] [[sim:tps={tps}]] Why is the sky blue?",
             "stream": True,
         }
@@ -307,16 +296,16 @@ def test_tls_verifies_against_role_ca(gateway: Gateway, server: str) -> None:
     assert status == 401
 
 
-def test_certificate_names_private_address(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_certificate_names_private_address(host: Any, role_vars: dict[str, Any]) -> None:
     """The server certificate carries the machine's private address for the web machines."""
-    cert = f"{gateway_vars['llm_gateway_tls_dir']}/server.crt"
+    cert = f"{role_vars['llm_gateway_tls_dir']}/server.crt"
     text = host.check_output(f"openssl x509 -in {cert} -noout -ext subjectAltName")
-    assert f"IP Address:{host.ansible.get_variables()['private_address']}" in text
+    assert f"IP Address:{role_vars['private_address']}" in text
 
 
-def test_published_ca_is_a_certificate_authority(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_published_ca_is_a_certificate_authority(host: Any, role_vars: dict[str, Any]) -> None:
     """The CA file behind llm_gateway_ca_pem is a CA, not the server's own certificate."""
-    cert = f"{gateway_vars['llm_gateway_tls_dir']}/ca.crt"
+    cert = f"{role_vars['llm_gateway_tls_dir']}/ca.crt"
     text = host.check_output(f"openssl x509 -in {cert} -noout -ext basicConstraints")
     assert "CA:TRUE" in text
 
@@ -326,41 +315,34 @@ def test_published_ca_is_a_certificate_authority(host: Any, gateway_vars: dict[s
     [("ca.key", 0o600), ("server.key", 0o600)],
 )
 def test_private_keys_are_root_only(
-    host: Any, gateway_vars: dict[str, Any], name: str, mode: int
+    host: Any, role_vars: dict[str, Any], name: str, mode: int
 ) -> None:
     """The CA and server keys are readable by root alone."""
-    key = host.file(f"{gateway_vars['llm_gateway_tls_dir']}/{name}")
+    key = host.file(f"{role_vars['llm_gateway_tls_dir']}/{name}")
     assert (key.user, key.group, key.mode) == ("root", "root", mode)
 
 
-def test_credentials_db_has_tight_mode(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_credentials_db_has_tight_mode(host: Any, role_vars: dict[str, Any]) -> None:
     """The credentials database is root's, readable by Apache's group, closed to others."""
-    db = host.file(gateway_vars["llm_gateway_credentials_db"])
+    db = host.file(role_vars["llm_gateway_credentials_db"])
     assert (db.user, db.group, db.mode) == ("root", "www-data", 0o640)
 
 
 def test_credentials_db_holds_no_plaintext_token(
-    host: Any, gateway_vars: dict[str, Any], token: str
+    host: Any, role_vars: dict[str, Any], token: str
 ) -> None:
     """The token itself appears nowhere in the database file."""
-    raw = host.check_output(f"base64 -w0 {gateway_vars['llm_gateway_credentials_db']}")
+    raw = host.check_output(f"base64 -w0 {role_vars['llm_gateway_credentials_db']}")
     assert token.encode() not in base64.b64decode(raw)
 
 
 def test_credentials_db_holds_exactly_configured_users_as_bcrypt(
-    host: Any, gateway_vars: dict[str, Any]
+    host: Any, role_vars: dict[str, Any]
 ) -> None:
     """Only listed users remain (the seeded one is gone), each with a bcrypt hash Apache reads."""
-    script = (
-        "import json, sqlite3, sys\n"
-        "db = sqlite3.connect(sys.argv[1])\n"
-        "rows = db.execute('SELECT username, password_hash FROM credentials')\n"
-        "print(json.dumps(rows.fetchall()))\n"
-    )
-    db = gateway_vars["llm_gateway_credentials_db"]
-    users = dict(
-        json.loads(host.check_output(f"python3 -c {shlex.quote(script)} {shlex.quote(db)}"))
-    )
+    query = "SELECT username, password_hash FROM credentials"
+    probe = probe_argv("sqlite_query", role_vars["llm_gateway_credentials_db"], query)
+    users = dict(json.loads(host.check_output(shlex.join(probe))))
     assert set(users) == {"webui"}
     assert all(h.startswith("$2y$") for h in users.values())
 
@@ -376,9 +358,9 @@ def test_unneeded_modules_are_disabled(host: Any, module: str) -> None:
     assert f" {module}_module " not in host.check_output("apache2ctl -M") + "\n"
 
 
-def test_worker_pool_holds_more_than_ollama(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_worker_pool_holds_more_than_ollama(host: Any, role_vars: dict[str, Any]) -> None:
     """Every worker thread the role sizes for runs in one child before the first stream arrives."""
-    wanted = int(gateway_vars["llm_gateway_max_workers"])
+    wanted = int(role_vars["llm_gateway_max_workers"])
     # Children are the apache2 processes whose parent is also apache2; each runs its workers plus
     # a listener thread and its main thread.
     rows = host.check_output("ps -C apache2 -o pid=,ppid=,nlwp=").splitlines()
@@ -393,11 +375,11 @@ def test_server_header_names_no_version(gateway: Gateway) -> None:
     assert headers["Server"] == "Apache"
 
 
-def test_listens_on_configured_address(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_listens_on_configured_address(host: Any, role_vars: dict[str, Any]) -> None:
     """Apache listens on the gateway port, and on no other TCP port."""
     apache_ports = host.check_output("ss -Htlnp | grep -F apache2 | awk '{print $4}'").split()
     assert apache_ports == [
-        f"{gateway_vars['llm_gateway_listen_address']}:{gateway_vars['llm_gateway_port']}"
+        f"{role_vars['llm_gateway_listen_address']}:{role_vars['llm_gateway_port']}"
     ]
 
 
@@ -442,10 +424,10 @@ def test_access_log_names_the_user(host: Any, gateway: Gateway, token: str, auth
     assert log.split()[1] == "webui"
 
 
-def test_firewall_admits_only_configured_sources(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_firewall_admits_only_configured_sources(host: Any, role_vars: dict[str, Any]) -> None:
     """The only input rules for the gateway port accept exactly the configured sources."""
     ruleset = json.loads(host.check_output("nft -j list chain inet filter input"))
-    port = gateway_vars["llm_gateway_port"]
+    port = role_vars["llm_gateway_port"]
     sources: set[str] = set()
     for entry in ruleset["nftables"]:
         matches = [e["match"] for e in entry.get("rule", {}).get("expr", []) if "match" in e]
@@ -461,7 +443,7 @@ def test_firewall_admits_only_configured_sources(host: Any, gateway_vars: dict[s
                 _address(e)
                 for e in (right["set"] if isinstance(right, dict) and "set" in right else [right])
             }
-    assert sources == set(gateway_vars["llm_gateway_allowed_sources"])
+    assert sources == set(role_vars["llm_gateway_allowed_sources"])
 
 
 def _address(element: Any) -> str:
@@ -471,11 +453,11 @@ def _address(element: Any) -> str:
     return str(element)
 
 
-def test_gateway_port_drops_unlisted_source(host: Any, gateway_vars: dict[str, Any]) -> None:
+def test_gateway_port_drops_unlisted_source(host: Any, role_vars: dict[str, Any]) -> None:
     """A connection from outside the allowed sources (the Molecule controller) gets nowhere."""
     address = host.interface("eth0").addresses[0]
     with (
         pytest.raises(OSError),
-        socket.create_connection((address, gateway_vars["llm_gateway_port"]), timeout=3),
+        socket.create_connection((address, role_vars["llm_gateway_port"]), timeout=3),
     ):
         pass

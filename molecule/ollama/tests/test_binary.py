@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import http_json, role_internals, templated
+from conftest import http_json
+
+from deploykit.ssh import probe_argv
 
 testinfra_hosts = ["instance-ollama"]
 
-PROBE = Path(__file__).resolve().parents[1] / "files" / "cancel_probe.py"
 QUESTION = "What is the capital of France? Answer in one sentence."
 # A text a greedy decoder goes on counting for thousands of tokens without stopping (raw: no chat
 # template to answer and finish), the same for the control generation and the cancelled one.
@@ -58,10 +58,10 @@ def runner_pids(host: Any, api: str, model: dict[str, Any], server_pid: str) -> 
     return pids
 
 
-def test_cli_is_the_provided_binary(host: Any) -> None:
+def test_cli_is_the_provided_binary(host: Any, ollama: dict[str, Any]) -> None:
     """/usr/local/bin/ollama links to the controller's binary, installed under its sha256."""
-    expected = sha256_of(templated(host, "ollama_binary_file"))
-    target = f"{role_internals('ollama')['__ollama_binary_root']}/{expected}/bin/ollama"
+    expected = sha256_of(ollama["ollama_binary_file"])
+    target = f"{ollama['__ollama_binary_root']}/{expected}/bin/ollama"
     assert host.file("/usr/local/bin/ollama").linked_to == target
     assert host.file(target).sha256sum == expected
 
@@ -201,7 +201,7 @@ def test_cancelled_stream_stops_the_runner(
     body["options"] = {**LONG_ANSWER["options"], "num_predict": 100 * CONTROL_TOKENS}
     address, port = ollama["ollama_host"], str(ollama["ollama_port"])
     args = " ".join(shlex.quote(a) for a in (address, port, server_pid, "close", json.dumps(body)))
-    probe = json.loads(host.check_output(f"python3 -c {shlex.quote(PROBE.read_text())} {args}"))
+    probe = json.loads(host.check_output(shlex.join(probe_argv("ollama_cancel")) + f" {args}"))
 
     assert tokens_per_second * probe["elapsed_seconds"] < CONTROL_TOKENS, probe
     assert not probe["done_seen"], probe

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import http_json, role_internals
+from conftest import http_json
 
 
 def test_service_is_running(host: Any) -> None:
@@ -76,6 +76,6 @@ def test_models_directory_is_private_to_service_user(host: Any, ollama: dict[str
     assert models.mode == 0o750
 
 
-def test_no_staged_gguf_lingers(host: Any) -> None:
+def test_no_staged_gguf_lingers(host: Any, ollama: dict[str, Any]) -> None:
     """No GGUF waits in the staging directory: Ollama's blob (or nothing) is the only copy."""
-    assert not host.file(role_internals("ollama")["__ollama_import_dir"]).exists
+    assert not host.file(ollama["__ollama_import_dir"]).exists

@@ -7,22 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROLE = (
-    Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-    / "infrastructure/ansible/roles/postgresql"
-)
+from deploykit.variables import scenario_host_vars
+
 CLIENT = "client-postgresql"
 
 
 @pytest.fixture(scope="module")
 def role_vars(host: Any) -> dict[str, Any]:
-    """The role's defaults and internal vars overlaid with the inventory: what the role ran with."""
-    merged: dict[str, Any] = {}
-    for part in ("defaults/main.yml", "vars/main.yml"):
-        merged.update(yaml.safe_load((ROLE / part).read_text()))
-    return {**merged, **host.ansible.get_variables()}
+    """The inventory and the role's variables as Ansible resolved them: what the role ran with."""
+    return scenario_host_vars(host)
 
 
 @pytest.fixture(scope="module")

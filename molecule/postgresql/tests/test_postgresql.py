@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
 from conftest import Psql
 
+from deploykit.ssh import probe_argv
+
 testinfra_hosts = ["db-postgresql"]
 
-# Runs on the client: opens a TCP connection from one of its addresses; says how it ended.
-_CONNECT_FROM = """
-import socket, sys
-source, address, port = sys.argv[1:4]
-with socket.socket() as sock:
-    sock.settimeout(3)
-    sock.bind((source, 0))
-    try:
-        sock.connect((address, int(port)))
-        print("connected")
-    except TimeoutError:
-        print("timeout")
-    except OSError as error:
-        print(type(error).__name__)
-"""
 # A table owned by a role that is gone by the time the dump is restored: pg_restore fails halfway.
 _BROKEN_DUMP = """
 set -e
@@ -52,11 +40,8 @@ def test_listed_client_connects_over_verified_tls_1_3(
     client: Any, psql: Psql, role_vars: dict[str, Any]
 ) -> None:
     """The listed client gets in with verify-full against the published CA, over TLS 1.3."""
-    result = psql.connect(
-        client,
-        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-        role_vars["postgresql_app_role"],
-    )
+    session = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+    result = psql.connect(client, session, role_vars["postgresql_app_role"])
     assert (result.rc, result.stdout.strip()) == (0, "t|TLSv1.3"), result.stderr
 
 
@@ -177,13 +162,8 @@ def test_firewall_admits_only_the_listed_clients(
 ) -> None:
     """The port answers the listed address; the client's other address is dropped."""
     source = client.ansible.get_variables()[source_variable]
-    outcome = client.check_output(
-        "python3 -c %s %s %s %s",
-        _CONNECT_FROM,
-        source,
-        role_vars["private_address"],
-        str(role_vars["postgresql_port"]),
-    )
+    target = (role_vars["private_address"], str(role_vars["postgresql_port"]))
+    outcome = client.check_output(shlex.join(probe_argv("connect_from", source, *target)))
     assert outcome == expected
 
 

@@ -2,10 +2,13 @@
 
 import json
 import os
+import shlex
 import urllib.parse
 from pathlib import Path
 
 import pytest
+
+from deploykit.ssh import probe_argv
 
 testinfra_hosts = ["instance-webapp"]
 
@@ -122,10 +125,8 @@ def test_ca_bundle_holds_every_gateway_ca(host, role_vars, llm_machines):
     assert settings_file(host, role_vars)["WEBUI_OLLAMA_CA_BUNDLE"] == mounted
     bundle = host.file(path).content_string
     assert all(m["ca_pem"].strip() in bundle for m in llm_machines)
-    probe = (
-        "import ssl, sys; print(len(ssl.create_default_context(cafile=sys.argv[1]).get_ca_certs()))"
-    )
-    assert int(host.check_output("python3 -c %s %s", probe, path)) == len(llm_machines)
+    loaded = host.check_output(shlex.join(probe_argv("ca_count", path)))
+    assert int(loaded) == len(llm_machines)
 
 
 def test_login_with_provisioned_user(fetch, role_vars, app_origin):
@@ -143,24 +144,16 @@ def test_login_with_wrong_password_refused(fetch, role_vars, app_origin):
 
 def test_port_refuses_plain_http(host, role_vars):
     """The port speaks TLS only: a plain HTTP request gets no answer from the app."""
-    probe = (
-        "import urllib.error, urllib.request\n"
-        "try:\n"
-        f"    print(urllib.request.urlopen('http://127.0.0.1:{role_vars['webapp_port']}/healthz',"
-        " timeout=10).status)\n"
-        "except urllib.error.HTTPError as error:\n"
-        "    print(error.code)\n"
-        "except OSError:\n"
-        "    print(0)\n"
-    )
-    assert host.check_output("python3 -c %s", probe) != "200"
+    url = f"http://127.0.0.1:{role_vars['webapp_port']}/healthz"
+    answer = host.check_output(shlex.join(probe_argv("https_fetch", "GET", url, "", "{}", "")))
+    assert json.loads(answer)["status"] != 200
 
 
-def test_tls_keys_are_private(host, role_vars, container, app_tls_file):
+def test_tls_keys_are_private(host, role_vars, container, app_server_tls_dir):
     """The CA key is root's alone and never mounted; the server key is the container group's."""
-    ca_key = host.file(app_tls_file("ca_key"))
+    ca_key = host.file(f"{role_vars['webapp_tls_ca_dir']}/ca.key")
     assert (ca_key.user, ca_key.mode) == ("root", 0o600)
-    server_key = host.file(app_tls_file("server_key"))
+    server_key = host.file(f"{app_server_tls_dir}/server.key")
     gid = int(container["Config"]["User"].split(":")[1])
     assert (server_key.user, server_key.gid, server_key.mode) == ("root", gid, 0o640)
     mounts = " ".join(m["Source"] for m in container["Mounts"])

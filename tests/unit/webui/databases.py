@@ -33,7 +33,9 @@ def pg_ctl() -> str:
     """Debian's pg_ctl (not on PATH), or one on PATH elsewhere."""
     found = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), default="")
     if not found:
-        pytest.fail("PostgreSQL's server is not installed: scripts/bootstrap-host.sh installs it")
+        pytest.fail(
+            "PostgreSQL's server is not installed: `python3 -m lifecycle bootstrap` installs it"
+        )
     return found
 
 

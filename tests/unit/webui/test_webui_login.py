@@ -7,6 +7,7 @@ import pytest
 from argon2 import PasswordHasher
 from webui_fakes import FORM, JSON, ORIGIN, PASSWORD, FakeClock, ask_body, call
 
+from deploykit import client as kit
 from webui.auth import SESSION_COOKIE, TOUCH_EVERY_SECONDS, UserError
 
 
@@ -85,6 +86,11 @@ def test_login_sets_a_host_prefixed_strict_cookie_and_redirects(secure_app):
         assert f"; {attribute}" in cookie
     assert "Domain" not in cookie
     assert secure_app.accounts.session_user(session_of(result)) == "alice"
+
+
+def test_the_deployment_kit_expects_the_apps_session_cookie():
+    # The kit keeps its own copy: the environments that test a deployment do not install the app.
+    assert kit.SESSION_COOKIE == SESSION_COOKIE
 
 
 def test_the_database_keeps_only_the_tokens_hash(secure_app):
