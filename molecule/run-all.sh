@@ -4,13 +4,12 @@
 # own instances), so MOLECULE_JOBS of them run at once; each one's output goes to its own log,
 # printed whole when it fails. The ollama scenario converges the real Ollama built from source
 # and a real model: OLLAMA_QA_OLLAMA_BINARY and OLLAMA_QA_OLLAMA_GGUF name them, taken from
-# infrastructure/ollama/build.sh and model.sh unless already set (both cache outside the clone;
+# `python3 -m lifecycle ollama` and `model` unless already set (both cache outside the clone;
 # the first build takes about 10 minutes).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OLLAMA_QA_VM_IMAGE=$("$here/../infrastructure/images/build.sh" vm)
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OLLAMA_QA_VM_IMAGE=$(python3 -m lifecycle image vm)
 export OLLAMA_QA_VM_IMAGE
-cd "$here/.."
 
 if (($#)); then
   scenarios=("$@")
@@ -19,17 +18,17 @@ else
 fi
 
 ollama_artefact() {
-  local name=$1 script=$2 path
+  local name=$1 command=$2 path
   path=${!name:-}
   if [[ -z $path ]]; then
-    path=$("$script") || { echo "run-all.sh: $script failed; the ollama scenario needs its output in $name" >&2; exit 1; }
+    path=$(python3 -m lifecycle "$command") || { echo "run-all.sh: python3 -m lifecycle $command failed; the ollama scenario needs its output in $name" >&2; exit 1; }
   fi
   [[ -f $path ]] || { echo "run-all.sh: $name=$path is not a file; the ollama scenario needs it" >&2; exit 1; }
   export "$name=$path"
 }
 if [[ " ${scenarios[*]} " == *" ollama "* ]]; then
-  ollama_artefact OLLAMA_QA_OLLAMA_BINARY infrastructure/ollama/build.sh
-  ollama_artefact OLLAMA_QA_OLLAMA_GGUF infrastructure/ollama/model.sh
+  ollama_artefact OLLAMA_QA_OLLAMA_BINARY ollama
+  ollama_artefact OLLAMA_QA_OLLAMA_GGUF model
 fi
 
 logs=$(mktemp -d)
