@@ -6,8 +6,10 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=scripts/lib.sh
-. "$here/../../scripts/lib.sh"
+# The cache folder of the lifecycle (deploykit.state.cache_dir), outside the clone.
+CACHE_DIR=${OLLAMA_QA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-qa}
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 tflint_version=v0.64.0
 

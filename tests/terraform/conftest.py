@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,16 +72,21 @@ def tf_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def openstack_inventory(tmp_path_factory: pytest.TempPathFactory, tf_env: dict[str, str]) -> Path:
-    """The OpenStack inventory, produced with the mocked provider of the environment's own test."""
+def openstack_state(tf_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The OpenStack environment's state after the inventory_contract run of its own mocked test."""
     data_dir = tmp_path_factory.mktemp("openstack-data")
     env = {**tf_env, "TF_DATA_DIR": str(data_dir)}
     tf = tftest.TerraformTest(str(TERRAFORM_ROOT / "environments" / "openstack"), env=env)
     tf.execute_command("init", "-upgrade", "-backend=false", "-input=false", "-no-color")
     events = tf.execute_command("test", "-json", "-verbose", "-filter=tests/openstack.tftest.hcl")
-    outputs = state_of_run(events.out, "inventory_contract")["outputs"]
+    return state_of_run(events.out, "inventory_contract")
+
+
+@pytest.fixture(scope="session")
+def openstack_inventory(tmp_path_factory: pytest.TempPathFactory, openstack_state: dict) -> Path:
+    """The OpenStack inventory, as that mocked run outputs it."""
     path = tmp_path_factory.mktemp("openstack") / "inventory.yml"
-    path.write_text(outputs["ansible_inventory"]["value"])
+    path.write_text(openstack_state["outputs"]["ansible_inventory"]["value"])
     return path
 
 
@@ -98,11 +104,14 @@ def local_topology(
         "OLLAMA_QA_WEB_COUNT": "2",
         "OLLAMA_QA_LLM_INSTALL_METHODS": ",".join(LLM_INSTALL_METHODS),
     }
+    # The lifecycle's own command for the machines alone, on a state folder of this run.
+    machines = [sys.executable, "-m", "lifecycle", "machines"]
+    env["OLLAMA_QA_STATE"] = str(state)
     try:
-        subprocess.run([TERRAFORM_ROOT / "local-up.sh", state], check=True, env=env, timeout=1200)
+        subprocess.run([*machines, "up"], check=True, env=env, cwd=REPO_ROOT, timeout=1200)
         yield state
     finally:
-        subprocess.run([TERRAFORM_ROOT / "local-down.sh", state], check=True, env=env, timeout=600)
+        subprocess.run([*machines, "down"], check=True, env=env, cwd=REPO_ROOT, timeout=600)
         assert_nothing_left(prefix)
 
 

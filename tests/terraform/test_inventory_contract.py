@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import LLM_INSTALL_METHODS, run
@@ -180,11 +181,12 @@ def https_get(address: str, port: int, hostname: str, path: str, cafile: str) ->
 def test_local_acme_server_serves_its_directory_with_the_generated_ca(local_topology: Path) -> None:
     """Pebble answers on certbot's URL with a certificate that the inventory's CA verifies."""
     variables = next(iter(listed(local_topology / "inventory.yml")["_meta"]["hostvars"].values()))
-    hostname = variables["acme_directory_url"].split("//", 1)[1].split(":", 1)[0]
+    url = urlsplit(variables["acme_directory_url"])
     prefix = json.loads((local_topology / "terraform.tfvars.json").read_text())["name_prefix"]
     template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
     address = run("docker", "inspect", "-f", template, f"{prefix}-acme").strip()
-    response = https_get(address, 14000, hostname, "/dir", variables["acme_ca_bundle_file"])
+    cafile = variables["acme_ca_bundle_file"]
+    response = https_get(address, url.port, url.hostname, url.path, cafile)
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
     assert "newAccount" in json.loads(body)

@@ -1,5 +1,7 @@
 """Docker HEALTHCHECK: exit 0 when /healthz answers 200 on the port Apache listens on.
 
+That port is the container's APACHE_LISTEN_PORT, which the webapp role sets; the image has none.
+
 Uses the system Python and the standard library so the check works even when the app's venv or
 settings are broken: then it reports the container unhealthy instead of failing to run. When the
 webapp role mounted a TLS certificate, the port speaks TLS, and exactly that certificate is trusted.
@@ -10,7 +12,7 @@ import ssl
 import sys
 import urllib.request
 
-PORT = os.environ.get("APACHE_LISTEN_PORT", "8080")
+PORT = os.environ["APACHE_LISTEN_PORT"]
 CERT = "/etc/webui/tls/server.crt"
 
 if os.path.exists(CERT):

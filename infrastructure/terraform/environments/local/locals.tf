@@ -1,6 +1,8 @@
 locals {
   gateway_address = cidrhost(var.subnet_cidr, 1)
   acme_address    = cidrhost(var.subnet_cidr, 5)
+  # Pebble's listen port is the acme image's (pebble-config.json).
+  acme_directory_url = "https://${var.acme_hostname}:14000/dir"
 
   lb_name   = "${var.name_prefix}-lb"
   db_name   = "${var.name_prefix}-db"

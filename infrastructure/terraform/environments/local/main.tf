@@ -102,7 +102,7 @@ module "inventory" {
   environment          = "local"
   ssh_private_key_file = pathexpand(var.ssh_private_key_file)
   public_hostname      = var.public_hostname
-  acme_directory_url   = "https://${var.acme_hostname}:14000/dir"
+  acme_directory_url   = local.acme_directory_url
   acme_ca_bundle_file  = pathexpand(var.acme_ca_file)
   admin_cidrs          = local.admin_cidrs
 

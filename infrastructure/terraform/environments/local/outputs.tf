@@ -16,7 +16,7 @@ output "public_url" {
 
 output "acme_directory_url" {
   description = "ACME directory of the local Pebble, the topology's stand-in for Let's Encrypt."
-  value       = "https://${var.acme_hostname}:14000/dir"
+  value       = local.acme_directory_url
 }
 
 output "container_names" {

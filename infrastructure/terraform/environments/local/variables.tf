@@ -35,7 +35,7 @@ variable "llm_machines" {
   type = list(object({
     install_method = string
   }))
-  description = "The LLM machines llm1..N in order, each with the ollama_install_method Ansible uses on it: binary (Ollama built from source by infrastructure/ollama/build.sh), release (the upstream build) or simulator."
+  description = "The LLM machines llm1..N in order, each with the ollama_install_method Ansible uses on it: binary (Ollama built from source by python3 -m lifecycle ollama), release (the upstream build) or simulator."
   default = [
     { install_method = "binary" },
     { install_method = "binary" },
@@ -55,7 +55,7 @@ variable "llm_machines" {
 
 variable "vm_image" {
   type        = string
-  description = "Tag of the systemd \"VM\" image (infrastructure/images/build.sh vm)."
+  description = "Tag of the systemd \"VM\" image (python3 -m lifecycle image vm)."
 
   validation {
     condition     = trimspace(var.vm_image) != ""
@@ -65,7 +65,7 @@ variable "vm_image" {
 
 variable "acme_image" {
   type        = string
-  description = "Tag of the Pebble image standing in for Let's Encrypt (infrastructure/images/build.sh acme)."
+  description = "Tag of the Pebble image standing in for Let's Encrypt (python3 -m lifecycle image acme)."
 
   validation {
     condition     = trimspace(var.acme_image) != ""

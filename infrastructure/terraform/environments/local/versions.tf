@@ -1,7 +1,7 @@
 terraform {
   required_version = ">= 1.11.0"
 
-  # local-up.sh points this at a state folder outside the clone (-backend-config=path=...).
+  # The lifecycle points this at a state folder outside the clone (-backend-config=path=...).
   backend "local" {}
 
   required_providers {

@@ -15,6 +15,7 @@ module "security_groups" {
 
   name_prefix = var.name_prefix
   admin_cidrs = var.admin_cidrs
+  ports       = local.topology.ports
 }
 
 module "compute" {

@@ -10,7 +10,7 @@ variable "name_prefix" {
 
 variable "admin_cidrs" {
   type        = list(string)
-  description = "Networks allowed to reach SSH (22/tcp) on every machine; the only SSH sources."
+  description = "Networks allowed to reach SSH on every machine; the only SSH sources."
 
   validation {
     condition     = length(var.admin_cidrs) > 0 && alltrue([for cidr in var.admin_cidrs : can(cidrhost(cidr, 0))])
@@ -23,46 +23,19 @@ variable "admin_cidrs" {
   }
 }
 
-variable "public_ports" {
-  type        = list(number)
-  description = "TCP ports the load balancer serves to anyone (HTTP for ACME and redirects, HTTPS)."
-  default     = [80, 443]
+variable "ports" {
+  type = object({
+    ssh         = number
+    http        = number
+    https       = number
+    web_app     = number
+    llm_gateway = number
+    postgresql  = number
+  })
+  description = "TCP ports by name, as topology.yml's ports: ssh on every machine (from admin_cidrs), http and https on the load balancer (from anyone), web_app on the web machines (from the load balancer), llm_gateway on the LLM machines and postgresql on the database machine (from the web machines)."
 
   validation {
-    condition     = length(var.public_ports) > 0 && alltrue([for port in var.public_ports : port >= 1 && port <= 65535])
-    error_message = "public_ports must be TCP port numbers."
-  }
-}
-
-variable "web_app_port" {
-  type        = number
-  description = "TCP port of the web app on the web machines; the same as the webapp role's default."
-  default     = 8080
-
-  validation {
-    condition     = var.web_app_port >= 1 && var.web_app_port <= 65535
-    error_message = "web_app_port must be a TCP port number."
-  }
-}
-
-variable "gateway_port" {
-  type        = number
-  description = "TCP port of the authenticating TLS gateway on the LLM machines; the same as the llm_gateway role's default."
-  default     = 8443
-
-  validation {
-    condition     = var.gateway_port >= 1 && var.gateway_port <= 65535
-    error_message = "gateway_port must be a TCP port number."
-  }
-}
-
-variable "postgresql_port" {
-  type        = number
-  description = "TCP port of PostgreSQL on the database machine; the same as the postgresql role's default."
-  default     = 5432
-
-  validation {
-    condition     = var.postgresql_port >= 1 && var.postgresql_port <= 65535
-    error_message = "postgresql_port must be a TCP port number."
+    condition     = alltrue([for port in values(var.ports) : port >= 1 && port <= 65535 && floor(port) == port])
+    error_message = "Every port must be a TCP port number."
   }
 }

@@ -99,8 +99,8 @@ run "vms_run_systemd_without_privileged" {
 
 run "inventory_contract" {
   assert {
-    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == tolist(["db", "lb", "llm", "web"])
-    error_message = "The inventory must have exactly the groups lb, web, llm and db."
+    condition     = sort(keys(yamldecode(output.ansible_inventory).all.children)) == sort(yamldecode(file("../../../topology.yml")).topology.groups)
+    error_message = "The inventory must have exactly the groups of topology.yml: lb, web, llm and db."
   }
 
   assert {
