@@ -39,8 +39,9 @@ CONVERSATIONS_PREFIX = "/api/conversations/"
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TITLE_CHARS = 80
 # How long a turn's write is retried while the database is unavailable, in seconds: long enough
-# for a restart, short enough that the page learns soon that the turn was not kept.
-SAVE_SECONDS = 5.0
+# for a restart and the pool's reconnection after it (together up to about 8 s on a busy machine),
+# short enough that the page learns soon that the turn was not kept. The answer is already shown.
+SAVE_SECONDS = 15.0
 RETRY_AFTER_SECONDS = "5"
 DATABASE_MESSAGE = "The database is not available right now. Please try again in a moment."
 # Asked for by a browser navigating (the page, the login form, logging out), so answered as a page.
