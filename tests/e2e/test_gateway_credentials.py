@@ -4,7 +4,7 @@ The production app must never hold a wrong token, so this starts a second, delib
 misconfigured app process inside one web machine's container (same image, same settings file,
 only the gateway password overridden, login off, on loopback, and an in-memory database rather
 than the shared one), reaches it through an SSH tunnel, and asks through the real gateway on the
-GPU machine.
+LLM machine.
 """
 
 import shlex
