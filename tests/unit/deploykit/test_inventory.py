@@ -1,17 +1,10 @@
 """The inventory as ansible-inventory reads it, and which inventory the suites are pointed at."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from deploykit import inventory
-
-# The kit runs the ansible-inventory of the environment it is imported in.
-needs_ansible = pytest.mark.skipif(
-    importlib.util.find_spec("ansible") is None,
-    reason="ansible-core is not installed here (the ansible dependency group has it)",
-)
 
 INVENTORY = """
 all:
@@ -39,7 +32,6 @@ def path(tmp_path: Path) -> Path:
     return written
 
 
-@needs_ansible
 def test_hosts_of_groups_in_inventory_order(path: Path) -> None:
     """hosts() lists the groups' hosts in order, each once; an unknown group has none."""
     loaded = inventory.load(path)
@@ -48,7 +40,6 @@ def test_hosts_of_groups_in_inventory_order(path: Path) -> None:
     assert loaded.hosts("db") == []
 
 
-@needs_ansible
 def test_child_groups_count_as_members(path: Path) -> None:
     """A group of groups holds its children's hosts, as Ansible's `hosts: frontends` would."""
     loaded = inventory.load(path)
@@ -56,7 +47,6 @@ def test_child_groups_count_as_members(path: Path) -> None:
     assert set(loaded.groups["all"]) == {"lb1", "web1", "web2"}
 
 
-@needs_ansible
 def test_hostvars_merge_group_and_host_variables(path: Path) -> None:
     """A host's variables are its own over its groups', as Ansible merges them."""
     loaded = inventory.load(path)
@@ -65,7 +55,6 @@ def test_hostvars_merge_group_and_host_variables(path: Path) -> None:
     assert "webapp_port" not in loaded.hostvars("web1")
 
 
-@needs_ansible
 def test_each_inventory_is_read_once(path: Path) -> None:
     """Loading the same path again gives the same object without running Ansible again."""
     assert inventory.load(path) is inventory.load(path)

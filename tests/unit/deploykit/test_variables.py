@@ -9,11 +9,6 @@ from pathlib import Path
 
 import pytest
 
-# PyYAML and ansible-core come with the ansible dependency group; the kit runs the
-# ansible-playbook of the environment it is imported in.
-pytest.importorskip("yaml", reason="PyYAML is not installed here (the ansible group has it)")
-pytest.importorskip("ansible", reason="ansible-core is not installed here (the ansible group)")
-
 from deploykit import variables
 
 # A load balancer and two web machines; one web machine sets its own port.
