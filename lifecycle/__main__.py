@@ -33,7 +33,13 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--deploy-only",
         action="store_true",
-        help="only the topology's checks (tox -m deploy), for CI after the fast and molecule jobs",
+        help="only the topology's checks (tox -m deploy, the fast faults), for CI after the fast "
+        "and molecule jobs",
+    )
+    commands.add_parser(
+        "faults",
+        help="the fault catalogue against the local topology (tox -e faults); other arguments "
+        "go to it, e.g. --fast or --only ID",
     )
     commands.add_parser("down", help="tear the local topology down (make down)")
     commands.add_parser("access", help="print the URL, the CA to trust and the first login")
@@ -68,6 +74,8 @@ def dispatch(arguments: argparse.Namespace, extra: Sequence[str]) -> int:
             return topology.converge(extra)
         case "test":
             topology.test(deploy_only=arguments.deploy_only)
+        case "faults":
+            topology.faults(extra)
         case "down":
             topology.down()
         case "access":
@@ -94,7 +102,7 @@ def dispatch(arguments: argparse.Namespace, extra: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments, extra = parser().parse_known_args(argv)
-    if extra and arguments.command != "converge":
+    if extra and arguments.command not in ("converge", "faults"):
         parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return dispatch(arguments, extra)

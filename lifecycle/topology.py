@@ -117,6 +117,12 @@ def suites_env() -> None:
     os.environ["OLLAMA_QA_PASSWORD"] = password
 
 
+def faults(arguments: Sequence[str]) -> None:
+    """The fault catalogue (or the part ``arguments`` choose) against the local topology."""
+    suites_env()
+    tox("-e", "faults", "--", *arguments)
+
+
 def test(*, deploy_only: bool = False) -> None:
     """Every check, from a fresh machine (the README's test command and CI's).
 
@@ -125,8 +131,9 @@ def test(*, deploy_only: bool = False) -> None:
     2. the local topology brought up as `make up` does (or reused if it is already up),
        converged a second time to prove idempotence, then testinfra and Playwright through
        HAProxy against it, TLS, headers and hostile input, and last the resilience tests, which
-       stop and restart machines and services (`tox -m deploy`). The benchmark prints numbers
-       rather than passing or failing a run, so it is run by hand.
+       stop and restart machines and services (`tox -m deploy`), and last the fault catalogue's
+       fast subset, one operator's mistake per role (`tox -e faults -- --fast`). The benchmark
+       prints numbers rather than passing or failing a run, so it is run by hand.
 
     `deploy_only` leaves out step 1, for a CI job after the jobs that ran it. A topology this
     run started is torn down at the end; OLLAMA_QA_KEEP=1 keeps it.
@@ -144,6 +151,8 @@ def test(*, deploy_only: bool = False) -> None:
         second_converge()
         suites_env()
         tox("-m", "deploy")
+        # One fault per role, each injected, caught by its named test and restored.
+        tox("-e", "faults", "--", "--fast")
     finally:
         if tear_down:
             down()

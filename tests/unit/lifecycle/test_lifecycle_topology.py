@@ -59,7 +59,8 @@ def stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_stages_in_order_and_teardown_of_what_it_started(stages: list[str]) -> None:
-    """Static and unit checks, Molecule, up, second converge, the deploy suites, then down."""
+    """Static and unit checks, Molecule, up, second converge, the deploy suites, the fast fault
+    subset, then down."""
     topology.test()
     assert stages == [
         "bootstrap",
@@ -69,6 +70,7 @@ def test_stages_in_order_and_teardown_of_what_it_started(stages: list[str]) -> N
         "second converge",
         "suites env",
         "tox -m deploy",
+        "tox -e faults -- --fast",
         "down",
     ]
 
@@ -77,7 +79,14 @@ def test_topology_that_was_up_stays(stages: list[str], own_folders: Path) -> Non
     """A topology that was up before the run is reused and left up."""
     (own_folders / "inventory.yml").write_text("all: {}\n")
     topology.test(deploy_only=True)
-    assert stages == ["bootstrap", "up", "second converge", "suites env", "tox -m deploy"]
+    assert stages == [
+        "bootstrap",
+        "up",
+        "second converge",
+        "suites env",
+        "tox -m deploy",
+        "tox -e faults -- --fast",
+    ]
 
 
 def test_keep_leaves_a_new_topology_up(stages: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,3 +120,9 @@ def test_suites_get_the_login(own_folders: Path, monkeypatch: pytest.MonkeyPatch
     assert os.environ["OLLAMA_QA_CA_FILE"] == str(own_folders / "acme-root.pem")
     assert os.environ["OLLAMA_QA_USERNAME"] == ""
     assert os.environ["OLLAMA_QA_PASSWORD"] == "pw-1"
+
+
+def test_faults_passes_its_arguments_to_the_runner(stages: list[str]) -> None:
+    """`lifecycle faults --only ID` finds the topology, then runs tox -e faults with the ID."""
+    topology.faults(["--only", "haproxy-hsts-removed"])
+    assert stages == ["suites env", "tox -e faults -- --only haproxy-hsts-removed"]
