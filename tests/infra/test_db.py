@@ -73,14 +73,17 @@ def _from_app(web: str, sslmode: str, action: str = "session") -> dict:
 @pytest.mark.parametrize("unit", [CLUSTER_UNIT, "postgresql-backup.timer"])
 def test_unit_running_and_enabled(host, unit):
     """PostgreSQL serves and the backup timer is armed, now and after a reboot."""
-    assert running_and_enabled(host, unit) == (True, True)
+    running, enabled = running_and_enabled(host, unit)
+    assert running, f"{unit} is not running"
+    assert enabled, f"{unit} is not enabled: it will not start after a reboot"
 
 
 def test_listens_on_the_private_address_only(host):
     """PostgreSQL's port is open on the machine's private address and nowhere else."""
     port = _setting("postgresql_port")
     listening = {s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")}
-    assert listening == {f"tcp://{address(DB)}:{port}"}
+    expected = {f"tcp://{address(DB)}:{port}"}
+    assert listening == expected, f"PostgreSQL listens on {sorted(listening)}, want {expected}"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,8 @@ def test_listens_on_the_private_address_only(host):
 )
 def test_server_setting(host, setting, expected):
     """TLS is on, for TLS 1.3 only, and passwords are stored as scram verifiers."""
-    assert _sql(host, f"SHOW {setting}") == [[expected]]
+    value = _sql(host, f"SHOW {setting}")
+    assert value == [[expected]], f"PostgreSQL's {setting} is {value}, want {expected}"
 
 
 def test_stored_passwords_are_scram(host):
@@ -119,10 +123,14 @@ def test_hba_admits_only_the_web_machines_over_tls_with_scram(host):
     assert not [r for r in rules if r["error"]], rules
     network = [r for r in rules if r["type"] != "local" and r["method"] != "reject"]
     for rule in network:
-        assert (rule["type"], rule["method"]) == ("hostssl", "scram-sha-256"), rule
-        assert rule["database"] == [_setting("postgresql_database")], rule
-        assert rule["netmask"] in ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
-    assert {r["address"] for r in network} == {address(web) for web in WEBS}
+        kind = (rule["type"], rule["method"])
+        assert kind == ("hostssl", "scram-sha-256"), f"pg_hba admits {kind}, not TLS+scram: {rule}"
+        database = [_setting("postgresql_database")]
+        assert rule["database"] == database, f"pg_hba admits to more than {database}: {rule}"
+        single = ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+        assert rule["netmask"] in single, f"pg_hba admits a network, not one address: {rule}"
+    admitted, webs = {r["address"] for r in network}, {address(web) for web in WEBS}
+    assert admitted == webs, f"pg_hba admits {sorted(admitted)}, want the web machines {webs}"
 
 
 def test_hba_local_lines_use_peer_or_reject(host):
@@ -135,18 +143,15 @@ def test_hba_local_lines_use_peer_or_reject(host):
 def test_web_machine_without_tls_is_refused(web):
     """The app's own credentials without TLS get no session: pg_hba has no line for them."""
     result = _from_app(web, "disable")
-    assert "pg_hba.conf" in result.get("refused", ""), result
+    assert "pg_hba.conf" in result.get("refused", ""), f"{web} got in without TLS: {result}"
 
 
 @pytest.mark.parametrize("web", WEBS)
 def test_web_machine_with_verified_tls_connects(web):
     """With sslmode=verify-full (the server's certificate and address checked) the app gets in."""
     result = _from_app(web, "verify-full")
-    assert result == {
-        "user": _setting("postgresql_app_role"),
-        "ssl": True,
-        "tls": "TLSv1.3",
-    }
+    expected = {"user": _setting("postgresql_app_role"), "ssl": True, "tls": "TLSv1.3"}
+    assert result == expected, f"{web} with sslmode=verify-full: {result}"
 
 
 @pytest.mark.parametrize("role_var", ["postgresql_app_role", "postgresql_owner_role"])
@@ -158,16 +163,58 @@ def test_role_cannot_create_roles_or_databases(host, role_var):
             host, "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
         )
     }
-    assert rights[_setting(role_var)] == ["f", "f", "f"]
+    role = _setting(role_var)
+    flags = dict(zip(("superuser", "createrole", "createdb"), rights[role], strict=True))
+    granted = [name for name, flag in flags.items() if flag != "f"]
+    assert not granted, f"the role {role} has {granted}"
 
 
 def test_app_role_cannot_create_tables():
     """The app changes rows only: creating a table is refused (SQLSTATE 42501)."""
-    assert _from_app(WEBS[0], "verify-full", "create") == {"sqlstate": "42501"}
+    result = _from_app(WEBS[0], "verify-full", "create")
+    assert result == {"sqlstate": "42501"}, f"the app's CREATE TABLE was not refused: {result}"
 
 
 def test_backup_directory_is_private(host):
     """Dumps hold password hashes and conversations: only the postgres user reads them."""
     backups = host.file(_setting("postgresql_backup_dir"))
     assert backups.is_directory
-    assert (backups.user, backups.mode) == ("postgres", 0o700)
+    got = (backups.user, backups.mode)
+    assert got == ("postgres", 0o700), (
+        f"{backups.path} is {got[0]} {got[1]:04o}, want postgres 0700"
+    )
+
+
+def test_backups_keep_the_configured_number(host):
+    """The backup command deletes all but the newest postgresql_backup_keep dumps."""
+    script = host.file(var(DB, "__postgresql_backup_command")).content_string
+    keep = [line for line in script.splitlines() if line.startswith("keep=")]
+    expected = f"keep={_setting('postgresql_backup_keep')}"
+    assert keep == [expected], f"the backup command has {keep}, want {expected}"
+
+
+def test_backup_timer_fires_on_its_calendar(host):
+    """The timer's schedule is postgresql_backup_on_calendar, compared in systemd's own form."""
+    calendar = _setting("postgresql_backup_on_calendar")
+    analysis = host.check_output(f"systemd-analyze calendar {shlex.quote(calendar)}")
+    normalized = next(line for line in analysis.splitlines() if "Normalized form:" in line)
+    wanted = f"OnCalendar={normalized.split(':', 1)[1].strip()} ;"
+    timer = host.check_output("systemctl show -P TimersCalendar postgresql-backup.timer")
+    assert wanted in timer, f"the backup timer has {timer}, want {calendar} ({wanted})"
+
+
+def test_tls_keys_are_private(host):
+    """The CA key is root's alone in a root-only directory; the server key is postgres' group's."""
+    ca_dir, tls_dir = _setting("postgresql_tls_ca_dir"), _setting("postgresql_tls_dir")
+    expected = {
+        ca_dir: ("root", "root", 0o700),
+        f"{ca_dir}/ca.key": ("root", "root", 0o600),
+        tls_dir: ("root", "postgres", 0o750),
+        f"{tls_dir}/server.key": ("root", "postgres", 0o640),
+    }
+    for path, (user, group, mode) in expected.items():
+        found = host.file(path)
+        got = (found.user, found.group, found.mode)
+        assert got == (user, group, mode), (
+            f"{path} is {got[0]}:{got[1]} {got[2]:04o}, want {user}:{group} {mode:04o}"
+        )

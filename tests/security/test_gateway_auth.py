@@ -1,5 +1,5 @@
 """The LLM gateway answers 401 to every wrong, empty or malformed credential, Basic or Bearer,
-with a JSON body like Ollama's own errors.
+with a JSON body like Ollama's own errors; and the token it checks travels only over strong TLS.
 
 Probed from a web machine (the only place the firewall lets reach the gateway), with the gateway
 CA that the webapp role installed there, so TLS is verified as the app verifies it. The right
@@ -8,6 +8,7 @@ a 200, or a 401 would prove nothing.
 """
 
 import json
+import shlex
 
 import pytest
 
@@ -26,6 +27,19 @@ BAD_CASES = [
     "long",
     "bearer-long",
 ]
+
+# Handshakes the gateway must refuse: protocols older than TLS 1.2, and TLS 1.2 with CBC suites
+# (outside Mozilla's "intermediate" policy). The client offers them at OpenSSL's security level
+# 0, so that only the server's policy can refuse them.
+WEAK_HANDSHAKES = {
+    "TLS 1.0": ["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+    "TLS 1.1": ["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+    "TLS 1.2 with a CBC suite": [
+        "-tls1_2",
+        "-cipher",
+        "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0",
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +82,16 @@ def test_refusals_are_ollama_style_json(answers, case: str) -> None:
         assert content_type.startswith("application/json"), f"{case} on {machine}: {content_type}"
         error = json.loads(body)
         assert list(error) == ["error"] and isinstance(error["error"], str), f"{machine}: {body}"
+
+
+@pytest.mark.parametrize("handshake", WEAK_HANDSHAKES)
+def test_weak_tls_is_refused(topology, handshake: str) -> None:
+    """No LLM machine's gateway completes a handshake that falls short of its TLS policy."""
+    for machine in topology.llm:
+        target = f"{machine.private_address}:{topology.var(machine, 'llm_gateway_port')}"
+        command = shlex.join(
+            ["openssl", "s_client", "-connect", target, *WEAK_HANDSHAKES[handshake]]
+        )
+        done = topology.run(topology.web[0], f"{command} </dev/null", check=False, timeout=30)
+        agreed = done.returncode == 0 and "Cipher is (NONE)" not in done.stdout
+        assert not agreed, f"{machine.name}: the gateway accepts {handshake}"

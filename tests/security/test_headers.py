@@ -118,7 +118,16 @@ def test_hsts_on_every_response(answers, topology, case: str) -> None:
     match = re.search(r"max-age=(\d+)", hsts)
     assert match, f"{case} (HTTP {status}) has no HSTS header"
     max_age = int(topology.var(topology.lb, "haproxy_hsts_max_age"))
-    assert int(match.group(1)) == max_age, f"{case}: {hsts}"
+    assert int(match.group(1)) == max_age, f"{case}: HSTS {hsts!r}, want max-age={max_age}"
+
+
+def test_plain_http_redirects_permanently_to_https(answers, topology) -> None:
+    """Plain HTTP gets a permanent redirect to the same path over HTTPS: a temporary one (302)
+    is not cached, so every visit starts again in clear text."""
+    status, headers = answers["http-redirect"]
+    location = headers.get("location", "")
+    assert status in (301, 308), f"plain HTTP answers {status} to {location!r}, want 301 or 308"
+    assert location == f"https://{topology.hostname}/login", f"redirected to {location!r}"
 
 
 def _csp(value: str) -> dict[str, set[str]]:

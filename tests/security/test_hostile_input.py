@@ -8,6 +8,8 @@ hostile input must be refused with a 4xx, or answered normally.
 
 import dataclasses
 import json
+import os
+import secrets
 
 import httpx
 import pytest
@@ -16,8 +18,9 @@ from hypothesis import strategies as st
 
 from webui.settings import Settings
 
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
 # The app's default body limit; above it a server may close the connection instead of answering.
-MAX_BODY_BYTES = next(f.default for f in dataclasses.fields(Settings) if f.name == "max_body_bytes")
+MAX_BODY_BYTES = DEFAULTS["max_body_bytes"]
 
 FUZZ = settings(
     max_examples=60,
@@ -257,6 +260,46 @@ def test_malformed_requests_are_refused(site, request_bytes: bytes) -> None:
     status, received = site.raw(request_bytes, timeout=15)
     _assert_not_crashed(status, received, repr(request_bytes[:60]))
     assert status == 0 or 400 <= status < 500, f"{request_bytes[:40]!r} got {status}"
+
+
+def _limits_refused(client, cookie: str, limits: dict[str, int]) -> dict[str, int]:
+    """The status of a question one character too long, and of a body one byte too large.
+
+    Both carry a stream field that is not a boolean: a machine that lets either through refuses
+    it with a 400 for that field, so no question ever reaches a model.
+    """
+    question = {"question": "x" * (limits["max_question_chars"] + 1), "stream": "no"}
+    body = json.dumps({"question": "Hi.", "stream": "no", "padding": ""})
+    padding = "p" * (limits["max_body_bytes"] + 1 - len(body))
+    large = json.dumps({"question": "Hi.", "stream": "no", "padding": padding}).encode()
+    headers = {"Origin": client.origin, "Cookie": cookie, "Content-Type": "application/json"}
+    statuses = {}
+    for name, content in (("question", json.dumps(question).encode()), ("body", large)):
+        response = client.request("POST", "/api/ask", content=content, headers=headers)
+        statuses[name] = response.status_code
+    return statuses
+
+
+def test_each_machine_refuses_oversized_questions(site, request) -> None:
+    """Every web machine answers 413 to a question over the length limit and to a body over the
+    size limit the deployment means (the webapp role's, else the app's defaults)."""
+    names = ("max_question_chars", "max_body_bytes")
+    if os.environ.get("OLLAMA_QA_SECURITY_TARGET") == "local":
+        statuses = {"local": _limits_refused(site, site.cookie, {n: DEFAULTS[n] for n in names})}
+    else:
+        topology = request.getfixturevalue("topology")
+        extra = topology.var(topology.web[0], "webapp_extra_settings")
+        limits = {n: int(extra.get(f"WEBUI_{n.upper()}", DEFAULTS[n])) for n in names}
+        statuses = {}
+        for machine in topology.web:
+            address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+            with topology.app_client(machine, address) as client:
+                statuses[machine.name] = _limits_refused(client, site.cookie, limits)
+    loose = {name: found for name, found in statuses.items() if set(found.values()) != {413}}
+    assert not loose, (
+        f"not refused with 413 (question over {names[0]}, body over {names[1]}): {loose}; "
+        "a 400 means the machine read it, so its limit is looser"
+    )
 
 
 def test_service_healthy_after_hostile_input(site) -> None:
