@@ -10,7 +10,7 @@ import json
 
 import httpx
 
-from deploykit import wait
+from deploykit import ssh, wait
 from deploykit.client import LoginError
 from deploykit.haproxy import RuntimeAPI
 from deploykit.topology import Topology
@@ -72,5 +72,9 @@ def answers(topology: Topology) -> None:
 
 
 def check_health(topology: Topology) -> None:
-    web_servers_up(topology)
-    answers(topology)
+    """Raises Unhealthy, whatever failed on the way (a refused connection, a lost SSH session)."""
+    try:
+        web_servers_up(topology)
+        answers(topology)
+    except (httpx.HTTPError, ssh.SSHError, ValueError) as error:
+        raise Unhealthy(f"{type(error).__name__}: {error}") from None
