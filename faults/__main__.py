@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"baseline: {result.node} {result.kind}: {result.message}", file=sys.stderr)
             print(
                 "faults: these named tests do not pass on the healthy deployment, so they could "
-                f"catch nothing; see {artifacts / 'baseline.log'}",
+                f"catch nothing; see the baseline.*.log files in {artifacts}",
                 file=sys.stderr,
             )
             return 1
