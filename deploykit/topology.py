@@ -27,6 +27,7 @@ import yaml
 
 from deploykit import inventory, ssh, variables
 from deploykit.client import SiteClient
+from deploykit.haproxy import RuntimeAPI
 from deploykit.ssh import Machine
 
 GROUPS = ("lb", "web", "llm", "db")
@@ -262,6 +263,15 @@ class Topology:
     @property
     def origin(self) -> str:
         return f"https://{self.hostname}"
+
+    # --- HAProxy on the load balancer ---------------------------------------------------------
+
+    def haproxy(self) -> RuntimeAPI:
+        """HAProxy's runtime API on the load balancer, through the haproxy_api probe as root."""
+        return RuntimeAPI(
+            lambda *args: self.python(self.lb, "haproxy_api", *args, root=True),
+            self.var(self.lb, "haproxy_admin_socket"),
+        )
 
     # --- Ollama on the LLM machines ---------------------------------------------------------
 

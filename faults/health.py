@@ -12,10 +12,9 @@ import httpx
 
 from deploykit import ssh, wait
 from deploykit.client import LoginError
-from deploykit.haproxy import RuntimeAPI
+from deploykit.haproxy import RUNNING
 from deploykit.topology import Topology
 
-RUNNING = 2  # HAProxy's operational state of a server that is up
 SERVERS_SECONDS = 180  # a web container restarted by a fault waits for its health check
 ANSWER_SECONDS = 120
 
@@ -25,10 +24,7 @@ class Unhealthy(RuntimeError):
 
 
 def web_servers_up(topology: Topology) -> None:
-    api = RuntimeAPI(
-        lambda *args: topology.python(topology.lb, "haproxy_api", *args, root=True),
-        topology.var(topology.lb, "haproxy_admin_socket"),
-    )
+    api = topology.haproxy()
     port = topology.var(topology.lb, "haproxy_backend_port")
     seen: list[dict[str, int]] = [{}]
 

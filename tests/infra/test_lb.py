@@ -113,22 +113,24 @@ def test_web_machines_are_reached_over_verified_tls(host, hostname):
         assert f"verifyhost {fields[1]}" in line, f"no check of the name: {line}"
 
 
-def test_every_web_machine_passes_the_tls_health_check(host, hostname):
-    """HAProxy sees each web machine up, which it can only through a verified TLS handshake."""
-    api = RuntimeAPI(
+@pytest.fixture
+def runtime_api(host, hostname) -> RuntimeAPI:
+    """HAProxy's runtime API, through the haproxy_api probe on the load balancer."""
+    return RuntimeAPI(
         lambda *args: probe(host, "haproxy_api", *args), var(hostname, "haproxy_admin_socket")
     )
-    states = api.server_states(var(hostname, "haproxy_backend_port"))
+
+
+def test_every_web_machine_passes_the_tls_health_check(runtime_api, hostname):
+    """HAProxy sees each web machine up, which it can only through a verified TLS handshake."""
+    states = runtime_api.server_states(var(hostname, "haproxy_backend_port"))
     assert states == {address(web): RUNNING for web in inventory().hosts("web")}, states
 
 
-def test_every_web_machine_is_health_checked_over_http(host, hostname):
+def test_every_web_machine_is_health_checked_over_http(runtime_api):
     """Each web machine's last check was an HTTP one that passed (L7OK): a server without
     checks, or checked by its TLS handshake alone, would stay in while its app fails."""
-    api = RuntimeAPI(
-        lambda *args: probe(host, "haproxy_api", *args), var(hostname, "haproxy_admin_socket")
-    )
-    servers = api.servers("web")
+    servers = runtime_api.servers("web")
     assert set(servers) == set(inventory().hosts("web")), sorted(servers)
     checks = {name: row["check_status"] or "no check" for name, row in servers.items()}
     wrong = {name: check for name, check in checks.items() if check != "L7OK"}

@@ -74,7 +74,7 @@ def test_docker_daemon_runs_with_the_roles_options(host, hostname):
 def test_app_container_is_healthy(host, hostname):
     """The app's container runs and its health check passes."""
     name = var(hostname, "webapp_container_name")
-    state = json.loads(host.check_output(f"docker inspect --format '{{{{json .State}}}}' {name}"))
+    state = _inspect(host, name, ".State")
     assert state["Running"]
     assert state["Health"]["Status"] == "healthy"
 

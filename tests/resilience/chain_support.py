@@ -17,7 +17,7 @@ import httpx
 
 from deploykit import ssh
 from deploykit.client import SiteClient
-from deploykit.haproxy import RUNNING, RuntimeAPI
+from deploykit.haproxy import RUNNING
 from deploykit.probes import stream_client as streams
 from deploykit.topology import Machine, Topology
 from deploykit.wait import until
@@ -44,32 +44,23 @@ def wait_for(what: str, probe: Callable[[], T], ok: Callable[[T], bool], seconds
         ) from None
 
 
-def haproxy(topology: Topology) -> RuntimeAPI:
-    """HAProxy's runtime API on the load balancer, through the haproxy_api probe as root."""
-
-    def run_probe(*args: str) -> str:
-        return topology.python(topology.lb, "haproxy_api", *args, root=True)
-
-    return RuntimeAPI(run_probe, topology.var(topology.lb, "haproxy_admin_socket"))
-
-
 def _backend_port(topology: Topology) -> int:
     return int(topology.var(topology.lb, "haproxy_backend_port"))
 
 
 def haproxy_states(topology: Topology) -> dict[str, int]:
     """Operational state of every HAProxy server, by address (2 means up)."""
-    return haproxy(topology).server_states(_backend_port(topology))
+    return topology.haproxy().server_states(_backend_port(topology))
 
 
 def haproxy_sessions(topology: Topology) -> int:
     """Requests HAProxy is forwarding to the web machines right now."""
-    return haproxy(topology).sessions(_backend_port(topology))
+    return topology.haproxy().sessions(_backend_port(topology))
 
 
 def start_down_watch(topology: Topology, address: str, seconds: float) -> subprocess.Popen[str]:
     """Watch HAProxy mark the server at ``address`` down; prints the time it first sees it."""
-    args = haproxy(topology).watch_arguments(_backend_port(topology), address, seconds)
+    args = topology.haproxy().watch_arguments(_backend_port(topology), address, seconds)
     return ssh.watch(topology.lb, "haproxy_api", *args)
 
 
