@@ -5,6 +5,7 @@ port; each fixture that starts a process ends exactly that process, by its handl
 against a deployment (resilience, security) share the ``topology`` fixture at the end.
 """
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -86,3 +87,21 @@ def topology():
         return Topology.load()
     except TopologyError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture(scope="session")
+def intended_limit():
+    """A web app limit as a deployment means it: the webapp role's WEBUI_* extra setting, else
+    the app's default. Not the value the app runs with, which an operator's mistake would change.
+
+    Imported here: the app is installed only in the environments that send it requests.
+    """
+    from webui.settings import Settings
+
+    defaults = {field.name: field.default for field in dataclasses.fields(Settings)}
+
+    def intended(topology, name: str) -> int:
+        extra = topology.var(topology.web[0], "webapp_extra_settings")
+        return int(extra.get(f"WEBUI_{name.upper()}", defaults[name]))
+
+    return intended

@@ -8,7 +8,6 @@ their own (a documentation prefix), as HAProxy would add one: the app counts fai
 address, and this keeps the count of each test to itself.
 """
 
-import dataclasses
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,7 +19,6 @@ import pytest
 
 from deploykit.client import SESSION_COOKIE, SiteClient
 from deploykit.topology import Topology
-from webui.settings import Settings
 
 # Logins through HAProxy until every web machine has served one, at most this many per machine.
 LOGINS_PER_MACHINE = 10
@@ -136,14 +134,12 @@ def test_new_password_ends_every_session_at_once(deployed, on_each_machine, acco
     assert _login(first, account.name, new_password).status_code == 303
 
 
-def test_session_cookie_is_locked_down_on_every_machine(deployed, on_each_machine, account):
+def test_session_cookie_is_locked_down_on_every_machine(
+    deployed, on_each_machine, account, intended_limit
+):
     """Each machine's session cookie is Secure, HttpOnly, SameSite=Strict, host-only, and lives
     no longer than the login lifetime the deployment means (the role's, else the app's)."""
-    default = next(
-        f.default for f in dataclasses.fields(Settings) if f.name == "session_ttl_seconds"
-    )
-    extra = deployed.var(deployed.web[0], "webapp_extra_settings")
-    lifetime = int(extra.get("WEBUI_SESSION_TTL_SECONDS", default))
+    lifetime = intended_limit(deployed, "session_ttl_seconds")
     for client in on_each_machine:
         response = _login(client, account.name, account.password)
         assert response.status_code == 303, (client.server_name, response.status_code)

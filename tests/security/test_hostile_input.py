@@ -288,8 +288,8 @@ def test_each_machine_refuses_oversized_questions(site, request) -> None:
         statuses = {"local": _limits_refused(site, site.cookie, {n: DEFAULTS[n] for n in names})}
     else:
         topology = request.getfixturevalue("topology")
-        extra = topology.var(topology.web[0], "webapp_extra_settings")
-        limits = {n: int(extra.get(f"WEBUI_{n.upper()}", DEFAULTS[n])) for n in names}
+        intended_limit = request.getfixturevalue("intended_limit")
+        limits = {name: intended_limit(topology, name) for name in names}
         statuses = {}
         for machine in topology.web:
             address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
