@@ -38,6 +38,11 @@ def lookup_key(token: str) -> str:
     return hashlib.sha1(token.encode()).hexdigest()  # noqa: S324
 
 
+def stored_hash(token: str) -> str:
+    """The hash the credentials table keeps for a token: APR's {SHA} format (htpasswd -s)."""
+    return "{SHA}" + base64.b64encode(hashlib.sha1(token.encode()).digest()).decode()  # noqa: S324
+
+
 class Gateway:
     """Requests to the gateway from inside the machine, trusting only the role's CA."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import ollama
 import pytest
-from conftest import Gateway, basic, bearer, lookup_key
+from conftest import Gateway, basic, bearer, lookup_key, stored_hash
 
 from deploykit.ssh import probe_argv
 
@@ -24,6 +24,7 @@ BAD_CREDENTIALS = [
     pytest.param(lambda t: "Basic !!!not-base64", id="malformed-base64"),
     pytest.param(lambda t: "Basic " + base64.b64encode(t.encode()).decode(), id="no-colon"),
     pytest.param(lambda t: basic(lookup_key(t), lookup_key(t)), id="stored-key-as-password"),
+    pytest.param(lambda t: basic("webui", stored_hash(t)), id="stored-hash-as-password"),
     pytest.param(lambda t: bearer(t + "x"), id="bearer-wrong-token"),
     pytest.param(lambda t: "Bearer ", id="bearer-empty"),
     pytest.param(lambda t: f"Bearer {t} {t}", id="bearer-two-words"),
@@ -336,15 +337,25 @@ def test_credentials_db_holds_no_plaintext_token(
     assert token.encode() not in base64.b64decode(raw)
 
 
-def test_credentials_db_holds_exactly_configured_users_as_bcrypt(
-    host: Any, role_vars: dict[str, Any]
-) -> None:
-    """Only listed users remain (the seeded one is gone), each with a bcrypt hash Apache reads."""
+@pytest.fixture(scope="module")
+def stored_hashes(host: Any, role_vars: dict[str, Any]) -> dict[str, str]:
+    """Each user's password_hash, as the credentials table holds it after the converge."""
     query = "SELECT username, password_hash FROM credentials"
     probe = probe_argv("sqlite_query", role_vars["llm_gateway_credentials_db"], query)
-    users = dict(json.loads(host.check_output(shlex.join(probe))))
-    assert set(users) == {"webui"}
-    assert all(h.startswith("$2y$") for h in users.values())
+    return dict(json.loads(host.check_output(shlex.join(probe))))
+
+
+def test_credentials_db_holds_exactly_configured_users(stored_hashes: dict[str, str]) -> None:
+    """Only listed users remain: the seeded user no longer listed is gone."""
+    assert set(stored_hashes) == {"webui"}
+
+
+def test_credentials_db_holds_tokens_sha_hash(stored_hashes: dict[str, str], token: str) -> None:
+    """The token's hash is APR's {SHA} form: the seeded bcrypt hash was rewritten."""
+    assert stored_hashes["webui"] == stored_hash(token), (
+        f"webui's password_hash starts {stored_hashes['webui'][:5]!r}: "
+        "not the {SHA} hash of the token (a bcrypt row left from before the migration?)"
+    )
 
 
 def test_apache_config_validates(host: Any) -> None:
@@ -461,3 +472,4 @@ def test_gateway_port_drops_unlisted_source(host: Any, role_vars: dict[str, Any]
         socket.create_connection((address, role_vars["llm_gateway_port"]), timeout=3),
     ):
         pass
+

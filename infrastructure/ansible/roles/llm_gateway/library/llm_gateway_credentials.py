@@ -2,32 +2,32 @@
 
 Apache's mod_authn_dbd only reads the table; this module is the one writer. A password (the
 user's token) is hashed again only when it no longer matches its stored hash or lookup key, so a
-second run changes nothing, a new password rotates both, and users missing from the list are
-removed.
+second run changes nothing, a new password rotates both, a hash in another format (the bcrypt
+that earlier versions wrote) is replaced, and users missing from the list are removed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import os
 import re
 import sqlite3
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import bcrypt
-except ImportError:  # pragma: no cover - reported to the user by fail_json below
-    bcrypt = None
+from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: llm_gateway_credentials
-short_description: Keep the gateway's table of bcrypt-hashed credentials equal to a list.
+short_description: Keep the gateway's table of hashed credentials equal to a list.
 description:
   - Creates the SQLite database and its C(credentials) table when missing.
-  - Adds listed users, rehashes those whose password changed, removes the others.
-  - Keeps beside each bcrypt hash the SHA-1 of the password, the key under which a Bearer token
-    (the password alone, without a user name) finds its row; adds that column to older tables.
+  - Adds listed users, rehashes those whose password changed or whose hash is in another format
+    (bcrypt, from earlier versions), removes the others.
+  - Stores each password as APR's C({SHA}) hash (C(htpasswd -s)), and beside it the SHA-1 of the
+    password in hex, the key under which a Bearer token (the password alone, without a user
+    name) finds its row; adds that column to older tables.
+  - Refuses passwords shorter than 32 characters, since both are fast hashes.
 options:
   path:
     description: The SQLite database file.
@@ -38,12 +38,6 @@ options:
     type: list
     elements: dict
     required: true
-  rounds:
-    description: bcrypt cost factor for new hashes.
-    type: int
-    default: 10
-requirements:
-  - bcrypt (Debian python3-bcrypt)
 """
 
 RETURN = r"""
@@ -77,36 +71,36 @@ SELECT_UNMIGRATED = "SELECT username, password_hash, NULL FROM credentials"
 # What a Bearer header can carry (RFC 6750 b64token, RFC 7235 token68).
 TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
-# APR (Apache's password checker) recognises bcrypt only under the $2y$ prefix; $2b$ is the same
-# algorithm, so hashes are stored as $2y$ and compared as $2b$.
-APR_PREFIX = "$2y$"
-PYCA_PREFIX = "$2b$"
+# The prefix under which APR's password checker (apr_password_validate) reads a base64 SHA-1.
+SHA_PREFIX = "{SHA}"
+# The stored hash and the lookup key are fast hashes, so only the password's own entropy resists
+# guessing: gateway passwords are random tokens (secrets.token_urlsafe(32) gives 43 characters),
+# and a shorter one is most likely a password a person chose.
+MIN_PASSWORD_LENGTH = 32
 
 
-def hash_password(password: str, rounds: int) -> str:
-    """Return a bcrypt hash in the form Apache accepts."""
-    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
-    return APR_PREFIX + hashed[len(PYCA_PREFIX) :]
+def hash_password(password: str) -> str:
+    """Return the password's hash in APR's {SHA} format, which Apache checks on every request.
+
+    A fast hash, not bcrypt: the row already holds the password's SHA-1 as its lookup key, so a
+    slow hash beside it would protect nothing and cost every request its time.
+    """
+    digest = hashlib.sha1(password.encode()).digest()  # noqa: S324 - see MIN_PASSWORD_LENGTH
+    return SHA_PREFIX + base64.b64encode(digest).decode()
 
 
 def matches(password: str, stored: str) -> bool:
-    """Tell whether a stored hash (any bcrypt prefix) still belongs to the password."""
-    if stored.startswith(APR_PREFIX):
-        stored = PYCA_PREFIX + stored[len(APR_PREFIX) :]
-    try:
-        return bcrypt.checkpw(password.encode(), stored.encode())
-    except ValueError:
-        return False
+    """Tell whether a stored hash belongs to the password; one in another format never does."""
+    return hmac.compare_digest(stored.encode(), hash_password(password).encode())
 
 
 def token_key(password: str) -> str:
     """The lookup key of a Bearer token: its SHA-1, in hex, as Apache's ap_expr sha1() writes it.
 
-    A fast hash is enough here, unlike for the password hash, because tokens are random 256-bit
-    values: the key can be neither guessed nor inverted, and it only finds the row whose bcrypt
-    hash is then checked. SHA-1 because it is the strongest hash Apache 2.4's expressions offer.
+    SHA-1 because it is the strongest hash Apache 2.4's expressions offer; a fast hash is safe
+    for the same reason as the stored hash (see MIN_PASSWORD_LENGTH).
     """
-    return hashlib.sha1(password.encode()).hexdigest()
+    return hashlib.sha1(password.encode()).hexdigest()  # noqa: S324 - see MIN_PASSWORD_LENGTH
 
 
 def validate(credentials: list[dict]) -> str | None:
@@ -117,8 +111,12 @@ def validate(credentials: list[dict]) -> str | None:
     for entry, name in zip(credentials, names, strict=True):
         if not name or ":" in name or any(ch.isspace() for ch in name):
             return f"username {name!r} is empty or holds ':' (Basic auth splits there) or spaces"
-        if not str(entry.get("password", "")):
-            return f"user {name!r} has an empty password"
+        if len(str(entry.get("password", ""))) < MIN_PASSWORD_LENGTH:
+            return (
+                f"user {name!r} has a password shorter than {MIN_PASSWORD_LENGTH} characters: "
+                "gateway credentials are random tokens (python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'), because the gateway stores a fast hash of them"
+            )
     passwords = [str(entry.get("password", "")) for entry in credentials]
     if len(set(passwords)) != len(passwords):
         return "two users share a password: a Bearer token could not tell them apart"
@@ -139,12 +137,9 @@ def main() -> None:
         argument_spec={
             "path": {"type": "path", "required": True},
             "credentials": {"type": "list", "elements": "dict", "required": True, "no_log": True},
-            "rounds": {"type": "int", "default": 10},
         },
         supports_check_mode=True,
     )
-    if bcrypt is None:
-        module.fail_json(msg=missing_required_lib("bcrypt"))
     credentials = module.params["credentials"]
     problem = validate(credentials)
     if problem:
@@ -200,11 +195,7 @@ def main() -> None:
                 connection.execute(
                     "INSERT OR REPLACE INTO credentials (username, password_hash, token_key) "
                     "VALUES (?, ?, ?)",
-                    (
-                        name,
-                        hash_password(wanted[name], module.params["rounds"]),
-                        token_key(wanted[name]),
-                    ),
+                    (name, hash_password(wanted[name]), token_key(wanted[name])),
                 )
     connection.close()
     module.exit_json(
