@@ -1,5 +1,5 @@
 """One HTTPS request verified against CA_FILE; prints the status, the response headers as
-JSON, then each body line as JSON [monotonic second it arrived, text].
+JSON (one header's lines joined), then each body line as JSON [monotonic second it arrived, text].
 
     python3 https_lines.py CA_FILE HOST PORT METHOD PATH AUTHORIZATION BODY
 
@@ -28,7 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     connection.request(method, path, body=body or None, headers=headers)
     response = connection.getresponse()
     print(response.status)
-    print(json.dumps(dict(response.getheaders())))
+    joined: dict[str, str] = {}
+    for name, value in response.getheaders():
+        # A header sent on several lines is one comma-separated list (RFC 9110, 5.3).
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    print(json.dumps(joined))
     while line := response.readline():
         print(json.dumps([time.monotonic(), line.decode(errors="replace")]))
 

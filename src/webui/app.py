@@ -479,9 +479,37 @@ class AnswerStream:
                     self._answer.end("stopped")
 
 
+# One entry of a gateway's Server-Timing header, as the app passes it on.
+GATEWAY_TIMING = re.compile(r"\s*(gateway(?:-[a-z]+)*)\s*;\s*dur=([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*")
+# Where the app keeps, in the WSGI environ, the moment it received the request.
+RECEIVED = "webui.received"
+
+
+def gateway_timing(header: str) -> dict[str, float]:
+    """The gateway's own entries of an upstream ``Server-Timing`` header, in ms; anything else
+    the header holds is dropped rather than passed on to the browser."""
+    spans = {}
+    for entry in header.split(","):
+        match = GATEWAY_TIMING.fullmatch(entry)
+        if match:
+            spans[match[1]] = float(match[2])
+    return spans
+
+
+def handoff_ms(environ: dict[str, Any]) -> dict[str, float]:
+    """``app-handoff``: from Apache accepting the request to the app receiving it (mod_wsgi's
+    hand-off to its daemon), when mod_wsgi says when it accepted it (microseconds since the
+    epoch); nothing under another server."""
+    accepted = environ.get("mod_wsgi.request_start")
+    if not accepted or not str(accepted).isdigit():
+        return {}
+    return {"app-handoff": max(0.0, time.time() * 1000 - int(accepted) / 1000)}
+
+
 def server_timing(spans: dict[str, float]) -> tuple[str, str]:
-    """The ``Server-Timing`` header, so browser dev tools show where the app spent its time."""
-    return ("Server-Timing", ", ".join(f"{name};dur={ms}" for name, ms in spans.items()))
+    """The ``Server-Timing`` header: each hop's share of the time before the answer started, for
+    browser dev tools, the page and the benchmark."""
+    return ("Server-Timing", ", ".join(f"{name};dur={ms:.3f}" for name, ms in spans.items()))
 
 
 class WebUI:
@@ -534,6 +562,7 @@ class WebUI:
                 log.warning("cannot record the local user yet: %s", exc)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        environ[RECEIVED] = time.perf_counter()
         response = self.dispatch(environ)
         headers = [
             *response.headers,
@@ -774,7 +803,9 @@ class WebUI:
 
     def on_ask(self, environ: dict[str, Any], user: str) -> Response:
         """Answer a question in a conversation, streamed as NDJSON events or as one object."""
-        started = time.perf_counter()
+        # From the moment the app received the request, so the session check counts too.
+        started = environ.get(RECEIVED) or time.perf_counter()
+        handoff = handoff_ms(environ)
         if media_type(environ) != "application/json":
             raise HTTPError(415, "unsupported_media_type", "Send the question as JSON.")
         body = read_body(environ, self.settings.max_body_bytes)
@@ -821,8 +852,10 @@ class WebUI:
             }
             events = answer_events(stream_chunks(upstream), meta, answer)
             timing = {
-                "app": milliseconds(checked - started),
-                "upstream": milliseconds(answered - checked),
+                **handoff,
+                "app": (checked - started) * 1000,
+                "app-gateway": (answered - checked) * 1000,
+                **gateway_timing(upstream.headers.get("server-timing", "")),
             }
             return Response(
                 200,
@@ -836,13 +869,19 @@ class WebUI:
                     server_timing(timing),
                 ],
             )
-        backend, data = self.ask_model(
+        backend, (data, upstream_headers) = self.ask_model(
             lambda: self.backends.chat(model, messages, request_id), user, conversation, created
         )
         finished = time.perf_counter()
         app_timing = {
             "app": milliseconds(checked - started),
             "upstream": milliseconds(finished - checked),
+        }
+        timing = {
+            **handoff,
+            "app": (checked - started) * 1000,
+            "app-gateway": (finished - checked) * 1000,
+            **gateway_timing(upstream_headers.get("server-timing", "")),
         }
         log.info("ask %s ended: done", request_id)
         answer.llm = backend.name
@@ -860,7 +899,7 @@ class WebUI:
             },
             "saved": saved,
         }
-        return json_response(200, result, [("X-Request-Id", request_id), server_timing(app_timing)])
+        return json_response(200, result, [("X-Request-Id", request_id), server_timing(timing)])
 
     def first_model(self) -> str:
         """The picker's first model, for requests that name none when no default is configured."""

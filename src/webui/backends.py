@@ -336,8 +336,8 @@ class Backends:
 
     def chat(
         self, model: str, messages: Messages, request_id: str = ""
-    ) -> tuple[Backend, dict[str, Any]]:
-        """A complete answer, and the machine that gave it."""
+    ) -> tuple[Backend, tuple[dict[str, Any], httpx.Headers]]:
+        """A complete answer with its headers, and the machine that gave it."""
         backend, data = self._attempt(
             model, request_id, lambda c: c.chat(model, messages, request_id)
         )

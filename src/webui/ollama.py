@@ -221,13 +221,16 @@ class OllamaClient:
         models = self._request("GET", "/api/tags").json().get("models", [])
         return [m["name"] for m in models if isinstance(m, dict) and "name" in m]
 
-    def chat(self, model: str, messages: Messages, request_id: str = "") -> dict[str, Any]:
-        """A complete (non-streamed) answer to the last of ``messages``."""
+    def chat(
+        self, model: str, messages: Messages, request_id: str = ""
+    ) -> tuple[dict[str, Any], httpx.Headers]:
+        """A complete (non-streamed) answer to the last of ``messages``, with its headers."""
         body = {"model": model, "messages": messages, "stream": False}
-        data = self._request("POST", "/api/chat", body, request_id).json()
+        response = self._request("POST", "/api/chat", body, request_id)
+        data = response.json()
         if "error" in data:
             raise BackendError("backend_error", 502, f"The model failed: {data['error']}")
-        return data
+        return data, response.headers
 
     def open_stream(self, model: str, messages: Messages, request_id: str = "") -> httpx.Response:
         """Start a streamed answer and return the open response once its status is known.

@@ -1,5 +1,6 @@
 """The site as a browser meets it: HTTPS only, HSTS, an ACME certificate, both web machines."""
 
+import math
 import re
 import ssl
 
@@ -9,6 +10,11 @@ from conftest import Site
 from playwright.sync_api import Page, expect
 
 HSTS = re.compile(r"max-age=(\d+)")
+# The breakdown's parts (data-hop) that each tier's Server-Timing gives: HAProxy, the app, the
+# gateway (its whole span less authentication).
+TIER_HOPS = ("lb-queue", "lb-connect", "app-handoff", "app", "gateway-auth", "gateway-ollama")
+# JS: {name: value in ms as the page keeps it} of every part of the breakdown.
+HOP_VALUES = "(parts) => Object.fromEntries(parts.map((p) => [p.dataset.hop, p.dataset.ms]))"
 
 
 def _request(site: Site, method: str, scheme: str, path: str) -> httpx.Response:
@@ -83,3 +89,22 @@ def test_ask_streams_answer_with_timings(logged_in: Page, real_model: str):
     for term in ("Round trip", "First token", "Generation"):
         expect(timings.get_by_text(term, exact=True)).to_be_visible()
     expect(page.get_by_text(re.compile(r"web\d+"))).not_to_have_count(0)
+
+
+def test_stream_answer_shows_each_tiers_hop_before_the_model(logged_in: Page):
+    """A streamed answer's timings say where the time before the model went: in HAProxy, the
+    app and the gateway, each part a duration."""
+    page = logged_in
+    page.get_by_label("Stream", exact=True).check()
+    page.get_by_label("Question").fill("Say hello.")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("status")).to_have_text(
+        re.compile(r"Answer complete: \d+ tok"), timeout=120_000
+    )
+    split = page.get_by_label("Timings").get_by_test_id("hop-split")
+    expect(split).to_be_visible()
+    shown = split.locator("[data-hop]").evaluate_all(HOP_VALUES)
+    for name in TIER_HOPS:
+        assert name in shown, f"the breakdown before the model has no {name!r} part: {shown}"
+        value = float(shown[name])
+        assert math.isfinite(value) and value >= 0, f"{name!r} is {shown[name]!r} ms: {shown}"

@@ -473,3 +473,24 @@ def test_gateway_port_drops_unlisted_source(host: Any, role_vars: dict[str, Any]
     ):
         pass
 
+
+def server_timing(headers: dict[str, str]) -> dict[str, float]:
+    """Server-Timing's ``name;dur=ms`` entries."""
+    entries = (entry.strip().split(";dur=") for entry in headers["Server-Timing"].split(","))
+    return {name: float(duration) for name, duration in entries}
+
+
+def test_answers_say_how_long_authentication_and_ollama_took(gateway: Gateway, token: str) -> None:
+    """The web app passes these on to the page: authentication within the whole wait for Ollama."""
+    status, headers, _ = gateway.request("/api/tags", auth=basic("webui", token))
+    assert status == 200
+    timing = server_timing(headers)
+    assert set(timing) == {"gateway-auth", "gateway"}, headers["Server-Timing"]
+    assert 0 <= timing["gateway-auth"] <= timing["gateway"], headers["Server-Timing"]
+
+
+def test_a_refusal_says_no_authentication_time(gateway: Gateway) -> None:
+    """A request refused before authentication ended has only the gateway's whole time."""
+    status, headers, _ = gateway.request("/api/tags", auth=basic("webui", "wrong" * 8))
+    assert status == 401
+    assert set(server_timing(headers)) == {"gateway"}, headers["Server-Timing"]

@@ -37,6 +37,51 @@
         ? `${Math.round(value)} ms`
         : `${(value / 1000).toFixed(2)} s`;
   const nsToMs = (ns) => (typeof ns === "number" ? ns / 1e6 : null);
+  // The hops before the model often take under a millisecond, which whole milliseconds hide.
+  const fineMs = (value) => (value < 10 ? `${value.toFixed(1)} ms` : ms(value));
+  const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+  const DURATION = /^(\d+\.?\d*|\.\d+)$/;
+
+  // A Server-Timing header's durations (ms) by entry name: "app;dur=0012.5, lb-queue;dur=0"
+  // gives {app: 12.5, "lb-queue": 0}. Whatever does not parse is left out rather than thrown: the
+  // breakdown is an aid to the answer, never a reason to lose it. Quoted strings do not split.
+  function serverTiming(header) {
+    const durations = Object.create(null);
+    for (const entry of (header || "").match(/(?:"(?:[^"\\]|\\.)*"|[^,"])+/g) || []) {
+      const [name, ...params] = (entry.match(/(?:"(?:[^"\\]|\\.)*"|[^;"])+/g) || []).map((p) =>
+        p.trim(),
+      );
+      if (!name || !TOKEN.test(name) || name in durations) continue;
+      for (const param of params) {
+        const [key, value = ""] = param.split(/\s*=\s*/, 2);
+        // The first dur counts, as in the browser's own PerformanceServerTiming.
+        if (key.toLowerCase() !== "dur") continue;
+        const text = value.replace(/^"(.*)"$/, "$1");
+        if (DURATION.test(text)) durations[name] = Number(text);
+        break;
+      }
+    }
+    return durations;
+  }
+
+  // Where the time before the model went, in the order a request meets each part: HAProxy's,
+  // the app's and the gateway's Server-Timing entries, then Ollama's own wait for the model.
+  // The app's and the gateway's spans nest, so the parts between them are differences.
+  function hops(t, o) {
+    const between = (outer, inner) =>
+      outer != null && inner != null && outer >= inner ? outer - inner : null;
+    return [
+      ["lb-queue", "Load balancer queue", t["lb-queue"]],
+      ["lb-connect", "Connecting to a web machine", t["lb-connect"]],
+      ["app-handoff", "Apache to the web app", t["app-handoff"]],
+      ["app", "Web app", t.app],
+      ["app-gateway-network", "Network, web app to gateway", between(t["app-gateway"], t.gateway)],
+      ["gateway-auth", "Gateway authentication", t["gateway-auth"]],
+      // Ollama sends its headers with the first token, so this part holds the model's own time.
+      ["gateway-ollama", "Gateway to Ollama's first token", between(t.gateway, t["gateway-auth"])],
+      ["ollama-load", "Waiting for the model (queue and load)", nsToMs(o.load_duration)],
+    ].filter(([, , value]) => value != null);
+  }
 
   // An API's refusal: the contract's error code and message, and when to try again, if said.
   class Failure extends Error {
@@ -45,6 +90,8 @@
       this.code = code;
       this.node = response && response.headers.get("X-Served-By");
       this.retryAfter = response && Number(response.headers.get("Retry-After"));
+      // A refused answer may still say where its time went, as far as it got.
+      this.serverTiming = response && response.headers.get("Server-Timing");
     }
 
     toJSON() {
@@ -290,6 +337,16 @@
       // CSSOM, not a style attribute, so the strict CSP still holds.
       document.querySelector(`#split .${name}`).style.flexGrow = String(value || 0);
     }
+    // Each part also carries its name and exact value, for tests and tools to read.
+    const shown = hops(result.server_timing, o).map(([name, label, value]) => {
+      const hop = element("span", null, `${label} ${fineMs(value)}`);
+      hop.dataset.hop = name;
+      hop.dataset.ms = String(value);
+      return hop;
+    });
+    $("t-hops").replaceChildren(
+      ...(shown.length ? shown.flatMap((hop, i) => (i ? [" · ", hop] : [hop])) : ["–"]),
+    );
     $("split-text").textContent = result.ollama
       ? `Model load ${ms(parts[0][1])} · prompt evaluation ${ms(parts[1][1])} · decoding ${ms(evalMs)}`
       : "";
@@ -384,6 +441,7 @@
       error: null,
       stopped: false,
       timings: {},
+      server_timing: {},
       started: performance.now(),
     };
     current.dataset.status = "streaming";
@@ -450,6 +508,9 @@
         signal: controller.signal,
       });
       result.node = response.headers.get("X-Served-By");
+      result.server_timing = serverTiming(response.headers.get("Server-Timing"));
+      // The hops before the model are known with the headers, before the answer's first word.
+      renderTimings();
       if (result.mode === "stream") {
         await readStream(response);
       } else {
@@ -458,6 +519,7 @@
     } catch (error) {
       if (error instanceof Failure) {
         result.node = error.node || result.node;
+        result.server_timing = serverTiming(error.serverTiming);
         result.error = error;
       } else if (error.name !== "AbortError") {
         result.error = new Failure("network", "The connection to the web app failed.");

@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 from wsgiref.validate import validator
 
 import httpx
@@ -59,10 +60,31 @@ def test_a_missing_model_uses_ollamas_first(app, fake):
     assert json.loads(fake.requests[-1].content)["model"] == "m1"
 
 
-def test_server_timing_names_the_app_spans(app):
-    header = call(app, "POST", "/api/ask", ask_body(), JSON).headers["server-timing"]
-    assert header.startswith("app;dur=")
-    assert ", upstream;dur=" in header
+def timing_entries(header: str) -> dict[str, float]:
+    entries = (entry.strip().split(";dur=") for entry in header.split(","))
+    return {name: float(dur) for name, dur in entries}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "complete"])
+def test_server_timing_has_the_app_spans_and_passes_on_the_gateways(app, fake, stream):
+    fake.headers = {
+        "server-timing": "gateway-auth;dur=0000.412, gateway;dur=0003.5, "
+        'evil;dur=1, gateway-x;desc="<script>";dur=2, gateway;dur=abc'
+    }
+    header = call(app, "POST", "/api/ask", ask_body(stream=stream), JSON).headers["server-timing"]
+    entries = timing_entries(header)
+    assert list(entries) == ["app", "app-gateway", "gateway-auth", "gateway"], header
+    assert entries["gateway-auth"] == 0.412 and entries["gateway"] == 3.5
+    assert entries["app"] >= 0 and entries["app-gateway"] >= 0
+
+
+def test_server_timing_has_mod_wsgis_hand_off_when_it_says_when_apache_accepted(app):
+    environ = environ_for("POST", "/api/ask", ask_body(stream=False), JSON)
+    environ["mod_wsgi.request_start"] = str(int(time.time() * 1e6) - 2500)
+    seen = {}
+    app(environ, lambda status, headers, exc_info=None: seen.update(headers=dict(headers)))
+    entries = timing_entries(seen["headers"]["Server-Timing"])
+    assert 2.5 <= entries["app-handoff"] < 1000
 
 
 def start_stream(app):
@@ -110,7 +132,7 @@ def test_stream_false_returns_one_object(app):
     assert (data["node"], data["model"]) == ("web-test", "m1")
     assert data["ollama"]["eval_count"] == 3
     assert data["app"]["total_ms"] >= data["app"]["upstream_ms"]
-    assert "upstream;dur=" in result.headers["server-timing"]
+    assert "app-gateway;dur=" in result.headers["server-timing"]
 
 
 @pytest.mark.parametrize(

@@ -105,12 +105,15 @@ class FakeOllama:
         if not body["stream"]:
             text = "".join(c.get("message", {}).get("content", "") for c in self.chunks)
             message = {"role": "assistant", "content": text}
-            return httpx.Response(200, json={**self.chunks[-1], "message": message})
+            return httpx.Response(
+                200, json={**self.chunks[-1], "message": message}, headers=self.headers
+            )
         stream = RecordingStream(
             [json.dumps(c).encode() + b"\n" for c in self.chunks], self.fail_after
         )
         self.streams.append(stream)
-        return httpx.Response(200, stream=stream, headers={"content-type": "application/x-ndjson"})
+        headers = {"content-type": "application/x-ndjson", **self.headers}
+        return httpx.Response(200, stream=stream, headers=headers)
 
     def paths(self) -> list[str]:
         """The paths asked, in order."""
