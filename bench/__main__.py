@@ -36,7 +36,7 @@ def _levels(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--levels", type=_levels, default=[1, 50, 200, 500])
+    parser.add_argument("--levels", type=_levels, default=[1, 10, 50, 100, 200, 500])
     parser.add_argument("--tokens", type=int, default=100, help="tokens per answer")
     parser.add_argument("--tps", type=float, default=25.0, help="tokens per second per stream")
     parser.add_argument(
@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--real-question",
         default=real.DEFAULT_QUESTION,
         help="what the real model is asked, the same on both paths",
+    )
+    parser.add_argument(
+        "--floor-level",
+        type=int,
+        default=50,
+        help="one-token questions asked at once to measure the CPU a question costs (0 skips)",
     )
     parser.add_argument("--out", type=Path, help=f"JSON report (default under {DEFAULT_OUT_DIR})")
     return parser.parse_args(argv)
@@ -212,7 +218,7 @@ def run(
         rounds = args.samples_at_1 if level == 1 else 1
         for path, runner in (("direct", run_direct), ("chain", run_chain)):
             load_before = os.getloadavg()[0]
-            began = time.monotonic()
+            began, cpu_began = time.monotonic(), time.process_time()
             if path == "direct":
                 results = runner(topology, simulator, level, rounds, args)
             else:
@@ -220,6 +226,11 @@ def run(
             summary = stats.summarize(path, level, results)
             summary["seconds"] = round(time.monotonic() - began, 2)
             summary["load_average_before"] = load_before
+            if path == "chain":
+                # The chain's client runs here, on the cores the machines share: its CPU time
+                # is what it took from them.
+                summary["client_cpu_s"] = round(time.process_time() - cpu_began, 3)
+                summary["hops"] = stats.hop_shares(results)
             summaries.append(summary)
             print(
                 f"  {path:<6} level {level:>4}: {summary['ok']}/{summary['streams']} ok "
@@ -248,6 +259,15 @@ def run(
         args.real_question,
         args.timeout,
     )
+    floor = {}
+    if args.floor_level > 0:
+
+        def one_token(level: int) -> list[dict[str, Any]]:
+            question = f"[[sim:tokens=1]] [[sim:tps={args.tps:g}]] Why is the sky blue?"
+            body = {"question": question, "model": simulator.model, "stream": True}
+            return paths.chain(topology, cookie, body, Load(level, 1, args.timeout))
+
+        floor = baseline.setup_cpu(one_token, args.floor_level)
     rps = baseline.requests_per_second(
         topology, args.rps_requests, args.rps_connections, seconds=60
     )
@@ -258,9 +278,21 @@ def run(
 
     print("\nper path and level (ms)\n" + stats.level_table(summaries))
     print("\nadded by the full chain (chain minus direct, ms)\n" + stats.added_table(added))
+    print(
+        "\nthe full chain's time to first token by hop, beyond the model's own (ms, from each "
+        "answer's Server-Timing)\n" + stats.hop_split_table(summaries)
+    )
     if hops:
         print("\none stream at a time, entering at each hop (ms)\n" + stats.hop_table(hops))
     print("\ntargets\n" + stats.verdict_table(verdicts))
+    if floor:
+        print(
+            f"\nCPU per question, set-up and one token: {floor['host_cpu_ms_per_question']} ms "
+            f"of this host's {floor['cores']} cores (the client's own "
+            f"{floor['client_cpu_ms_per_question']} ms; on the local topology the host runs every "
+            f"machine too). {floor['level']} questions at once need {floor['burst_cpu_ms']} ms of "
+            f"CPU: the median one waits about {floor['median_wait_floor_ms']} ms for the cores."
+        )
     _print_real(measured)
     print(
         f"\nplain HTTPS through HAProxy: {rps['requests_per_second']} requests/s "
@@ -285,6 +317,7 @@ def run(
         "targets": [asdict(v) for v in verdicts],
         "simulator": {"machine": simulator.machine.name, "model": simulator.model},
         "real_model": measured,
+        "cpu_per_question": floor,
         "requests_per_second": rps,
         "page_weight": weight,
         "timings": timings,

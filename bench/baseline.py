@@ -8,7 +8,9 @@ Python on the same CPUs, so the figure is a floor, not HAProxy's ceiling.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.stats import NS_PER_MS, percentile
@@ -111,3 +113,40 @@ def page_weight(client: SiteClient) -> dict[str, Any]:
         asset.raise_for_status()
         sizes[path] = len(asset.content)
     return {"bytes": sizes, "total_bytes": sum(sizes.values()), "requests": len(sizes)}
+
+
+def _busy_seconds() -> float:
+    """CPU seconds this host's cores have spent busy since boot (/proc/stat, all but idle and
+    iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def setup_cpu(run: Callable[[int], list[dict[str, Any]]], level: int) -> dict[str, Any]:
+    """The CPU time one question costs this host before and around its first token, and the
+    wait that this cost alone sets for ``level`` questions arriving at once.
+
+    ``run(level)`` asks ``level`` one-token questions at once through the chain. On the local
+    topology every machine shares this host's cores, so the host's busy time covers the whole
+    chain and the client; against remote machines it covers the client only. A burst needs
+    ``level`` times that CPU before its last question is answered, and on ``cores`` cores the
+    median question waits about half of it: a floor under the added time to first token that no
+    configuration of the same work can lower.
+    """
+    run(level)  # warm: connections and pools as after any earlier burst
+    busy, cpu = _busy_seconds(), time.process_time()
+    results = run(level)
+    busy, cpu = _busy_seconds() - busy, time.process_time() - cpu
+    cores = os.cpu_count() or 1
+    per_question_ms = busy * 1000 / level
+    return {
+        "level": level,
+        "ok": sum(r["ok"] for r in results),
+        "cores": cores,
+        "host_cpu_ms_per_question": round(per_question_ms, 2),
+        "client_cpu_ms_per_question": round(cpu * 1000 / level, 2),
+        "burst_cpu_ms": round(busy * 1000, 1),
+        "median_wait_floor_ms": round(busy * 1000 / cores / 2, 1),
+    }

@@ -49,6 +49,13 @@ def _ms(values: list[int]) -> list[float]:
 def summarize(path: str, level: int, results: list[dict[str, Any]]) -> dict[str, Any]:
     """Percentiles in milliseconds, error counts, merged reads and spread across machines."""
     ttft = [r["first_token_ns"] - r["sent_ns"] for r in results if r["first_token_ns"]]
+    # The same, less the client's own CPU time while the stream waited for its first token: what
+    # the stream would have waited had the client not shared the cores (at best).
+    ttft_less_client = [
+        r["first_token_ns"] - r["sent_ns"] - (r["first_token_cpu_ns"] - r["sent_cpu_ns"])
+        for r in results
+        if r["first_token_ns"] and r.get("first_token_cpu_ns")
+    ]
     total = [r["end_ns"] - r["sent_ns"] for r in results if r["ok"]]
     delays = [d for r in results for d in r["delays_ns"]]
     gaps = [g for r in results for g in r["gaps_ns"]]
@@ -67,7 +74,13 @@ def summarize(path: str, level: int, results: list[dict[str, Any]]) -> dict[str,
         "peak_concurrency": peak_concurrency(results),
         "served_by": dict(Counter(r["served_by"] for r in results if r["served_by"])),
     }
-    for name, values in (("ttft", ttft), ("delay", delays), ("gap", gaps), ("total", total)):
+    for name, values in (
+        ("ttft", ttft),
+        ("ttft_less_client", ttft_less_client),
+        ("delay", delays),
+        ("gap", gaps),
+        ("total", total),
+    ):
         for q in (50, 99):
             summary[f"{name}_p{q}_ms"] = percentile(_ms(values), q)
     summary["connect_p50_ms"] = percentile(_ms([r["connect_ns"] for r in results]), 50)
@@ -109,6 +122,8 @@ def verdicts(summaries: list[dict[str, Any]]) -> list[Verdict]:
     rows = [
         _at_most("TTFT added p50, level 1", _added(*pair(1), "ttft_p50_ms"), 1.0),
         _at_most("TTFT added p99, level 1", _added(*pair(1), "ttft_p99_ms"), 5.0),
+        _at_most("TTFT added p50, level 50", _added(*pair(50), "ttft_p50_ms"), 5.0),
+        _at_most("TTFT added p99, level 50", _added(*pair(50), "ttft_p99_ms"), 20.0),
         _at_most("TTFT added p99, level 200", _added(*pair(200), "ttft_p99_ms"), 10.0),
     ]
     rows += [
@@ -220,21 +235,98 @@ def added(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for level in sorted({s["level"] for s in summaries}):
         direct, chain = by.get(("direct", level)), by.get(("chain", level))
         row: dict[str, Any] = {"level": level}
-        for key in ("ttft_p50_ms", "ttft_p99_ms", "delay_p50_ms", "delay_p99_ms"):
+        for key in (
+            "ttft_p50_ms",
+            "ttft_p99_ms",
+            "ttft_less_client_p50_ms",
+            "ttft_less_client_p99_ms",
+            "delay_p50_ms",
+            "delay_p99_ms",
+        ):
             row[key] = _added(direct, chain, key)
+        # The client's own CPU time per stream on the shared cores (its share of the contention).
+        cpu = chain.get("client_cpu_s") if chain else None
+        row["client_cpu_ms_per_stream"] = (
+            None if cpu is None or not chain["streams"] else cpu * 1000 / chain["streams"]
+        )
         rows.append(row)
     return rows
 
 
 def added_table(rows: list[dict[str, Any]]) -> str:
     """The chain's cost over the direct path, level by level."""
-    head = f"{'level':>6}{'ttft p50':>10}{'ttft p99':>10}{'delay p50':>11}{'delay p99':>11}"
+    head = (
+        f"{'level':>6}{'ttft p50':>10}{'ttft p99':>10}{'less client p50':>17}"
+        f"{'less client p99':>17}{'delay p50':>11}{'delay p99':>11}{'client cpu/stream':>19}"
+    )
     lines = [head, "-" * len(head)]
     lines += [
         f"{r['level']:>6}{fmt(r['ttft_p50_ms']):>10}{fmt(r['ttft_p99_ms']):>10}"
+        f"{fmt(r['ttft_less_client_p50_ms']):>17}{fmt(r['ttft_less_client_p99_ms']):>17}"
         f"{fmt(r['delay_p50_ms']):>11}{fmt(r['delay_p99_ms']):>11}"
+        f"{fmt(r['client_cpu_ms_per_stream']):>19}"
         for r in rows
     ]
+    return "\n".join(lines)
+
+
+# Each hop's share of the time to first token, from the Server-Timing entries of one answer
+# (milliseconds) and the model's own time to its first token (Ollama's load and prompt
+# evaluation, which the gateway's and the app's spans include because Ollama sends its headers
+# with the first token).
+HOPS = ("HAProxy", "hand-off", "app", "app-gateway", "gw auth", "gw-Ollama", "other")
+
+
+def hop_split(result: dict[str, Any]) -> dict[str, float] | None:
+    """One answer's time to first token, hop by hop, in ms; None without the entries.
+
+    HAProxy: queued and connecting to a web machine. hand-off: Apache and mod_wsgi handing the
+    request to the app. app: the session, the request and the database. app-gateway: the network
+    and TLS between app and gateway (the app's wait minus the gateway's own time). gw auth:
+    the gateway until authenticated. gw-Ollama: the gateway's wait for Ollama minus the model's
+    own time. other: the rest of this answer's time to first token beyond the model's own: the
+    client, TLS to HAProxy, HAProxy's own work and the first token's way back through the hops.
+    """
+    timing = result.get("server_timing") or {}
+    needed = ("lb-queue", "lb-connect", "app", "app-gateway", "gateway-auth", "gateway")
+    if not result["first_token_ns"] or any(name not in timing for name in needed):
+        return None
+    model = (result["load_ns"] + result["prompt_eval_ns"]) / NS_PER_MS
+    split = {
+        "HAProxy": timing["lb-queue"] + timing["lb-connect"],
+        "hand-off": timing.get("app-handoff", 0.0),
+        "app": timing["app"],
+        "app-gateway": timing["app-gateway"] - timing["gateway"],
+        "gw auth": timing["gateway-auth"],
+        "gw-Ollama": timing["gateway"] - timing["gateway-auth"] - model,
+    }
+    ttft = (result["first_token_ns"] - result["sent_ns"]) / NS_PER_MS
+    split["other"] = ttft - model - sum(split.values())
+    return split
+
+
+def hop_shares(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per hop, the p50 and p99 of its share over a level's answers, and how many had entries."""
+    splits = [split for r in results if (split := hop_split(r)) is not None]
+    shares: dict[str, Any] = {"answers": len(splits)}
+    for hop in HOPS:
+        values = [split[hop] for split in splits]
+        shares[hop] = {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+    return shares
+
+
+def hop_split_table(summaries: list[dict[str, Any]]) -> str:
+    """The full chain's share of the time to first token by hop, level by level (p50 / p99)."""
+    head = f"{'level':>6}{'q':>4}" + "".join(f"{hop:>12}" for hop in HOPS) + f"{'answers':>9}"
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        shares = s.get("hops")
+        if s["path"] != "chain" or not shares:
+            continue
+        for q in ("p50", "p99"):
+            cells = "".join(f"{fmt(shares[hop][q]):>12}" for hop in HOPS)
+            answers = shares["answers"] if q == "p50" else ""
+            lines.append(f"{s['level'] if q == 'p50' else '':>6}{q:>4}{cells}{answers:>9}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import ssl
 import sys
@@ -39,6 +40,10 @@ class StreamResult:
     served_by: str = ""
     connect_ns: int = 0
     sent_ns: int = 0
+    # This process's CPU time when the request was written and when its first token was read:
+    # the client's own share of the cores it may share with what it measures.
+    sent_cpu_ns: int = 0
+    first_token_cpu_ns: int = 0
     first_token_ns: int = 0
     end_ns: int = 0
     tokens: int = 0  # token lines with text (the web app drops Ollama's empty chunks too)
@@ -49,6 +54,12 @@ class StreamResult:
     # Ollama's own count and time of generated tokens, from its final line.
     eval_count: int = 0
     eval_ns: int = 0
+    # Ollama's wait for the model (its queue and load) and its prompt evaluation, from that line.
+    load_ns: int = 0
+    prompt_eval_ns: int = 0
+    # The Server-Timing entries of the answer, name -> ms: each hop's share (HAProxy, the app,
+    # the gateway).
+    server_timing: dict[str, float] = field(default_factory=dict)
     # Per token line that carries the simulator's emit time: receive time minus that time.
     delays_ns: list[int] = field(default_factory=list)
     # Between consecutive token lines, by receive time.
@@ -154,11 +165,27 @@ def split_head(data: bytes) -> tuple[int, dict[str, str], bytes] | None:
         return None
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    headers = {}
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        name, value = name.strip().lower(), value.strip()
+        # A header sent on several lines is one comma-separated list (RFC 9110, 5.3).
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return status, headers, rest
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """The ``name;dur=ms`` entries of a Server-Timing header; entries without a duration are
+    left out."""
+    entries = {}
+    for entry in header.split(","):
+        name, *params = (part.strip() for part in entry.split(";"))
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "dur":
+                with contextlib.suppress(ValueError):
+                    entries[name] = float(value.strip().strip('"'))
+    return entries
 
 
 def classify(line: dict) -> str:
@@ -212,6 +239,8 @@ class LineTimer:
                 counters = line.get("ollama") if isinstance(line.get("ollama"), dict) else line
                 self.result.eval_count = int(counters.get("eval_count") or 0)
                 self.result.eval_ns = int(counters.get("eval_duration") or 0)
+                self.result.load_ns = int(counters.get("load_duration") or 0)
+                self.result.prompt_eval_ns = int(counters.get("prompt_eval_duration") or 0)
             elif kind == "token" and text_of(line):
                 emit_ns = line.get("sim_emit_ns")
                 if emit_ns is not None:
@@ -226,6 +255,7 @@ class LineTimer:
         result = self.result
         if not result.tokens:
             result.first_token_ns = received_ns
+            result.first_token_cpu_ns = time.process_time_ns()
         else:
             result.gaps_ns.append(received_ns - self._last_token_ns)
         result.tokens += 1
@@ -245,6 +275,7 @@ async def _read_response(reads: _Reads, result: StreamResult) -> None:
         head = split_head(buffer)
     result.status, headers, body = head
     result.served_by = headers.get("x-served-by", "")
+    result.server_timing = server_timing(headers.get("server-timing", ""))
     if result.status != 200:
         # An error answer is short; its first bytes say enough, and Connection: close ends it.
         result.error = f"HTTP {result.status}: {body[:200].decode('utf-8', 'replace')}"
@@ -293,6 +324,7 @@ async def _one(
             ready.append(1)
             await go.wait()
             result.sent_ns = time.time_ns()
+            result.sent_cpu_ns = time.process_time_ns()
             transport.write(target.request())
             await _read_response(reads, result)
     except (OSError, TimeoutError, ValueError, ssl.SSLError) as error:

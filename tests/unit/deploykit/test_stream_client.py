@@ -46,6 +46,24 @@ def test_split_head_waits_for_the_whole_head() -> None:
     assert (status, headers, rest) == (503, {"x-a": "1"}, b"body")
 
 
+def test_split_head_joins_a_header_sent_on_several_lines() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\nServer-Timing: app;dur=1.5, gateway;dur=2\r\n"
+        b"server-timing: lb-queue;dur=0\r\n\r\n"
+    )
+    _, headers, _ = stream_client.split_head(head)
+    assert headers["server-timing"] == "app;dur=1.5, gateway;dur=2, lb-queue;dur=0"
+
+
+def test_server_timing_reads_each_entrys_duration() -> None:
+    header = 'app;dur=1.5, gateway-auth;desc="x";dur=0001.234, bare, bad;dur=x, lb;dur="2"'
+    assert stream_client.server_timing(header) == {
+        "app": 1.5,
+        "gateway-auth": 1.234,
+        "lb": 2.0,
+    }
+
+
 @pytest.mark.parametrize(
     ("line", "kind", "text"),
     [
