@@ -374,3 +374,17 @@ def test_machines_are_named_by_host_and_by_port_where_hosts_repeat(urls, names):
 )
 def test_canonical_model_names_add_latest(name, canonical):
     assert canonical_model(name) == canonical
+
+
+def test_a_question_asks_for_old_model_lists_once_it_has_ended(app, llm1, llm2, clock):
+    """Asking as it starts would compete with the question for its first token."""
+    ask(app)
+    clock.advance(TTL + 1)
+    body, meta = start_stream(app)
+    try:
+        assert meta["type"] == "meta"
+        time.sleep(0.1)
+        assert llm1.paths().count("/api/tags") == 1, "a question's start asked for old lists"
+    finally:
+        body.close()
+    wait_until(lambda: [m.paths().count("/api/tags") for m in (llm1, llm2)] == [2, 2])
