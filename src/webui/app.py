@@ -506,9 +506,23 @@ def handoff_ms(environ: dict[str, Any]) -> dict[str, float]:
     return {"app-handoff": max(0.0, time.time() * 1000 - int(accepted) / 1000)}
 
 
-def server_timing(spans: dict[str, float]) -> tuple[str, str]:
-    """The ``Server-Timing`` header: each hop's share of the time before the answer started, for
-    browser dev tools, the page and the benchmark."""
+def server_timing(
+    handoff: dict[str, float],
+    started: float,
+    checked: float,
+    answered: float,
+    upstream: httpx.Headers,
+) -> tuple[str, str]:
+    """The ``Server-Timing`` header of an answer, for browser dev tools, the page and the
+    benchmark: mod_wsgi's hand-off, the app's own work until it asked the model (``started`` to
+    ``checked``), its wait for the gateway's headers (to ``answered``), and the gateway's own
+    entries."""
+    spans = {
+        **handoff,
+        "app": (checked - started) * 1000,
+        "app-gateway": (answered - checked) * 1000,
+        **gateway_timing(upstream.get("server-timing", "")),
+    }
     return ("Server-Timing", ", ".join(f"{name};dur={ms:.3f}" for name, ms in spans.items()))
 
 
@@ -851,12 +865,6 @@ class WebUI:
                 "upstream_headers_ms": milliseconds(answered - started),
             }
             events = answer_events(stream_chunks(upstream), meta, answer)
-            timing = {
-                **handoff,
-                "app": (checked - started) * 1000,
-                "app-gateway": (answered - checked) * 1000,
-                **gateway_timing(upstream.headers.get("server-timing", "")),
-            }
             return Response(
                 200,
                 AnswerStream(events, upstream, backend, answer),
@@ -866,7 +874,7 @@ class WebUI:
                     # Tells nginx-style proxies not to buffer; HAProxy and mod_wsgi stream anyway.
                     ("X-Accel-Buffering", "no"),
                     ("X-Request-Id", request_id),
-                    server_timing(timing),
+                    server_timing(handoff, started, checked, answered, upstream.headers),
                 ],
             )
         backend, (data, upstream_headers) = self.ask_model(
@@ -876,12 +884,6 @@ class WebUI:
         app_timing = {
             "app": milliseconds(checked - started),
             "upstream": milliseconds(finished - checked),
-        }
-        timing = {
-            **handoff,
-            "app": (checked - started) * 1000,
-            "app-gateway": (finished - checked) * 1000,
-            **gateway_timing(upstream_headers.get("server-timing", "")),
         }
         log.info("ask %s ended: done", request_id)
         answer.llm = backend.name
@@ -899,7 +901,8 @@ class WebUI:
             },
             "saved": saved,
         }
-        return json_response(200, result, [("X-Request-Id", request_id), server_timing(timing)])
+        timing = server_timing(handoff, started, checked, finished, upstream_headers)
+        return json_response(200, result, [("X-Request-Id", request_id), timing])
 
     def first_model(self) -> str:
         """The picker's first model, for requests that name none when no default is configured."""
