@@ -14,6 +14,7 @@ import ollama
 import pytest
 from conftest import Gateway, basic, bearer, lookup_key, stored_hash
 
+from deploykit.probes.stream_client import server_timing
 from deploykit.ssh import probe_argv
 
 # Every way of not holding the token, for each scheme; each must end in a 401 and nothing else.
@@ -474,17 +475,11 @@ def test_gateway_port_drops_unlisted_source(host: Any, role_vars: dict[str, Any]
         pass
 
 
-def server_timing(headers: dict[str, str]) -> dict[str, float]:
-    """Server-Timing's ``name;dur=ms`` entries."""
-    entries = (entry.strip().split(";dur=") for entry in headers["Server-Timing"].split(","))
-    return {name: float(duration) for name, duration in entries}
-
-
 def test_answers_say_how_long_authentication_and_ollama_took(gateway: Gateway, token: str) -> None:
     """The web app passes these on to the page: authentication within the whole wait for Ollama."""
     status, headers, _ = gateway.request("/api/tags", auth=basic("webui", token))
     assert status == 200
-    timing = server_timing(headers)
+    timing = server_timing(headers["Server-Timing"])
     assert set(timing) == {"gateway-auth", "gateway"}, headers["Server-Timing"]
     assert 0 <= timing["gateway-auth"] <= timing["gateway"], headers["Server-Timing"]
 
@@ -493,4 +488,4 @@ def test_a_refusal_says_no_authentication_time(gateway: Gateway) -> None:
     """A request refused before authentication ended has only the gateway's whole time."""
     status, headers, _ = gateway.request("/api/tags", auth=basic("webui", "wrong" * 8))
     assert status == 401
-    assert set(server_timing(headers)) == {"gateway"}, headers["Server-Timing"]
+    assert set(server_timing(headers["Server-Timing"])) == {"gateway"}, headers["Server-Timing"]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from webui_fakes import DONE, JSON, ask_body, call, chunk, environ_for
 
+from deploykit.probes.stream_client import server_timing
 from webui.app import read_body
 from webui.ollama import METRICS
 
@@ -60,11 +61,6 @@ def test_a_missing_model_uses_ollamas_first(app, fake):
     assert json.loads(fake.requests[-1].content)["model"] == "m1"
 
 
-def timing_entries(header: str) -> dict[str, float]:
-    entries = (entry.strip().split(";dur=") for entry in header.split(","))
-    return {name: float(dur) for name, dur in entries}
-
-
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "complete"])
 def test_server_timing_has_the_app_spans_and_passes_on_the_gateways(app, fake, stream):
     fake.headers = {
@@ -72,7 +68,7 @@ def test_server_timing_has_the_app_spans_and_passes_on_the_gateways(app, fake, s
         'evil;dur=1, gateway-x;desc="<script>";dur=2, gateway;dur=abc'
     }
     header = call(app, "POST", "/api/ask", ask_body(stream=stream), JSON).headers["server-timing"]
-    entries = timing_entries(header)
+    entries = server_timing(header)
     assert list(entries) == ["app", "app-gateway", "gateway-auth", "gateway"], header
     assert entries["gateway-auth"] == 0.412 and entries["gateway"] == 3.5
     assert entries["app"] >= 0 and entries["app-gateway"] >= 0
@@ -83,7 +79,7 @@ def test_server_timing_has_mod_wsgis_hand_off_when_it_says_when_apache_accepted(
     environ["mod_wsgi.request_start"] = str(int(time.time() * 1e6) - 2500)
     seen = {}
     app(environ, lambda status, headers, exc_info=None: seen.update(headers=dict(headers)))
-    entries = timing_entries(seen["headers"]["Server-Timing"])
+    entries = server_timing(seen["headers"]["Server-Timing"])
     assert 2.5 <= entries["app-handoff"] < 1000
 
 
